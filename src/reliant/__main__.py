@@ -1,0 +1,3 @@
+from reliant.cli import main
+
+main()
