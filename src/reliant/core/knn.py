@@ -1,0 +1,323 @@
+"""One function for top-k cosine neighbours: :func:`knn`.
+
+Three interchangeable backends return the same neighbours (up to float rounding):
+
+* ``"exact"``: NumPy matmul over blocks of queries, ``np.argpartition`` then a sort;
+* ``"torch"``: the same blocked matmul in PyTorch with ``torch.topk``, on CUDA when there
+  is one (or on ``device``);
+* ``"faiss"``: ``faiss.IndexFlatIP`` on the CPU (exact inner-product search, multi-threaded).
+
+``"auto"`` takes torch on CUDA when a GPU is there, faiss on the CPU for large searches
+(more than 5e7 query-pool pairs, when faiss imports) and exact otherwise.
+
+Rows come back sorted by descending similarity, ties broken by the lower pool index
+(guaranteed for exact and torch; faiss may pick a different member of a tie at the k-th
+place). A block of similarities is kept under a fixed memory budget, so a 300k pool is
+searched without an n x n matrix.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from reliant.core.errors import UserError
+from reliant.core.models import resolve_device
+
+__all__ = ["BACKENDS", "knn"]
+
+BACKENDS = ("auto", "exact", "torch", "faiss")
+
+# "auto" prefers faiss on the CPU above this many query x pool pairs.
+FAISS_MIN_PAIRS = 5e7
+# Memory for one block of similarities (float32); block_size is shrunk to stay under it.
+_CPU_BLOCK_BYTES = 128 * 2**20
+_GPU_BLOCK_BYTES = 1024 * 2**20
+# Rows per chunk when checking or normalising inputs (bounds temporaries for memmaps).
+_CHUNK_ROWS = 65536
+
+
+# ---------------------------------------------------------------------------------------
+# Input handling
+# ---------------------------------------------------------------------------------------
+
+
+def _as_matrix(data: Any, name: str) -> np.ndarray:
+    """A 2-D float32 NumPy view (or copy) of an array, memmap, list or CPU torch tensor."""
+    if isinstance(data, torch.Tensor):
+        tensor = data.detach()
+        if tensor.device.type != "cpu":
+            tensor = tensor.cpu()
+        if not (tensor.is_floating_point() or tensor.dtype in (torch.int8, torch.int16, torch.int32, torch.int64)):
+            raise UserError(f"{name} must hold numbers, got a tensor of {tensor.dtype}")
+        if tensor.dtype in (torch.bfloat16, torch.float16):
+            tensor = tensor.float()
+        array = tensor.numpy()
+    else:
+        try:
+            array = np.asarray(data)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"{name} is not a rectangular array of numbers: {exc}") from None
+    if array.ndim != 2:
+        raise UserError(f"{name} must be a 2-D array (rows x dimensions), got shape {tuple(array.shape)}")
+    if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise UserError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    if array.shape[1] == 0:
+        raise UserError(f"{name} has no columns")
+    if array.dtype != np.float32:
+        array = array.astype(np.float32)
+    return array
+
+
+def _check_finite(array: np.ndarray, name: str) -> None:
+    for start in range(0, array.shape[0], _CHUNK_ROWS):
+        finite = np.isfinite(array[start : start + _CHUNK_ROWS]).all(axis=1)
+        if not finite.all():
+            row = start + int(np.argmin(finite))
+            raise UserError(f"{name} row {row} contains NaN or inf")
+
+
+def _l2_normalized(array: np.ndarray) -> np.ndarray:
+    """A unit-row copy; all-zero rows stay zero."""
+    out = np.empty(array.shape, dtype=np.float32)
+    for start in range(0, array.shape[0], _CHUNK_ROWS):
+        chunk = np.asarray(array[start : start + _CHUNK_ROWS], dtype=np.float32)
+        norms = np.linalg.norm(chunk, axis=1, keepdims=True)
+        out[start : start + len(chunk)] = chunk / np.where(norms > 0, norms, 1.0)
+    return out
+
+
+def _check_int(value: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise UserError(f"{name} must be an integer >= {minimum}, got {value!r}", field=name)
+    return int(value)
+
+
+def _faiss_available() -> bool:
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _choose_backend(backend: str, device: str, n_queries: int, n_pool: int) -> str:
+    if backend != "auto":
+        return backend
+    if resolve_device(device).type == "cuda":
+        return "torch"
+    if n_queries * n_pool > FAISS_MIN_PAIRS and _faiss_available():
+        return "faiss"
+    return "exact"
+
+
+def _rows_per_block(block_size: int, n_pool: int, budget_bytes: int) -> int:
+    return max(1, min(block_size, budget_bytes // (4 * max(n_pool, 1))))
+
+
+# ---------------------------------------------------------------------------------------
+# Top-k selection shared by the backends
+# ---------------------------------------------------------------------------------------
+
+
+def _sort_topk(sims: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order each row by descending similarity, equal similarities by ascending index."""
+    order = np.lexsort((idx, -sims), axis=1)
+    return (
+        np.ascontiguousarray(np.take_along_axis(sims, order, axis=1), dtype=np.float32),
+        np.ascontiguousarray(np.take_along_axis(idx, order, axis=1), dtype=np.int64),
+    )
+
+
+def _topk_numpy(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    n = sims.shape[1]
+    if k == n:
+        idx = np.broadcast_to(np.arange(n), sims.shape).copy()
+        return np.take_along_axis(sims, idx, axis=1), idx
+    # Partition the values (several times faster than argpartition) around the (k+1)-th
+    # largest. Where the k-th largest is strictly above it, the top k are exactly the
+    # entries >= the k-th largest; where the two are equal a tie straddles the cut and
+    # that row is redone with a stable sort (lower index wins).
+    part = np.partition(sims, n - k - 1, axis=1)
+    kth = part[:, n - k :].min(axis=1)
+    tied = np.flatnonzero(kth == part[:, n - k - 1])
+    del part
+    mask = sims >= kth[:, None]
+    mask[tied] = False
+    idx = np.empty((sims.shape[0], k), dtype=np.int64)
+    clean = np.ones(sims.shape[0], dtype=bool)
+    clean[tied] = False
+    idx[clean] = (np.flatnonzero(mask) % n).reshape(-1, k)
+    if tied.size:
+        idx[tied] = np.argsort(-sims[tied], axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(sims, idx, axis=1), idx
+
+
+def _topk_torch(sims: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    n = sims.shape[1]
+    vals, idx = torch.topk(sims, min(k + 1, n), dim=1, largest=True, sorted=True)
+    if k == n:
+        return vals, idx
+    # As in _topk_numpy: the (k+1)-th value shows a tie across the cut.
+    tied = torch.nonzero(vals[:, k - 1] == vals[:, k]).flatten()
+    vals, idx = vals[:, :k].clone(), idx[:, :k].clone()
+    if tied.numel():
+        sorted_vals, sorted_idx = torch.sort(sims[tied], dim=1, descending=True, stable=True)
+        vals[tied] = sorted_vals[:, :k]
+        idx[tied] = sorted_idx[:, :k]
+    return vals, idx
+
+
+# ---------------------------------------------------------------------------------------
+# Backends: each returns (sims, idx) for all queries, unsorted ties allowed
+# ---------------------------------------------------------------------------------------
+
+
+def _search_exact(queries: np.ndarray, pool: np.ndarray, k: int, exclude_self: bool, block_size: int):
+    n_queries, n_pool = queries.shape[0], pool.shape[0]
+    rows = _rows_per_block(block_size, n_pool, _CPU_BLOCK_BYTES)
+    sims_out = np.empty((n_queries, k), dtype=np.float32)
+    idx_out = np.empty((n_queries, k), dtype=np.int64)
+    pool_t = np.asarray(pool).T
+    for start in range(0, n_queries, rows):
+        stop = min(start + rows, n_queries)
+        sims = np.asarray(np.asarray(queries[start:stop]) @ pool_t)
+        if exclude_self:
+            sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        sims_out[start:stop], idx_out[start:stop] = _topk_numpy(sims, k)
+    return sims_out, idx_out
+
+
+def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    array = np.ascontiguousarray(array)
+    with warnings.catch_warnings():
+        # Read-only memmaps: torch only reads them, so the "not writable" warning is noise.
+        warnings.simplefilter("ignore", UserWarning)
+        tensor = torch.from_numpy(array)
+    return tensor.to(device)
+
+
+def _search_torch(queries: np.ndarray, pool: np.ndarray, k: int, exclude_self: bool, block_size: int, device: str):
+    target = resolve_device(device)
+    n_queries, n_pool = queries.shape[0], pool.shape[0]
+    budget = _GPU_BLOCK_BYTES if target.type == "cuda" else _CPU_BLOCK_BYTES
+    rows = _rows_per_block(block_size, n_pool, budget)
+    sims_out = np.empty((n_queries, k), dtype=np.float32)
+    idx_out = np.empty((n_queries, k), dtype=np.int64)
+    with torch.inference_mode():
+        pool_t = _to_device(pool, target).T
+        for start in range(0, n_queries, rows):
+            stop = min(start + rows, n_queries)
+            sims = _to_device(queries[start:stop], target) @ pool_t
+            if exclude_self:
+                local = torch.arange(stop - start, device=target)
+                sims[local, local + start] = -torch.inf
+            vals, idx = _topk_torch(sims, k)
+            sims_out[start:stop] = vals.cpu().numpy()
+            idx_out[start:stop] = idx.cpu().numpy()
+    return sims_out, idx_out
+
+
+def _search_faiss(queries: np.ndarray, pool: np.ndarray, k: int, exclude_self: bool, block_size: int):
+    try:
+        import faiss
+    except ImportError:
+        raise UserError("k-NN backend 'faiss' needs the faiss-cpu package (pip install faiss-cpu)") from None
+    n_queries = queries.shape[0]
+    index = faiss.IndexFlatIP(pool.shape[1])
+    for start in range(0, pool.shape[0], _CHUNK_ROWS):
+        index.add(np.ascontiguousarray(pool[start : start + _CHUNK_ROWS], dtype=np.float32))
+    wanted = k + 1 if exclude_self else k
+    sims_out = np.empty((n_queries, k), dtype=np.float32)
+    idx_out = np.empty((n_queries, k), dtype=np.int64)
+    rows = max(block_size, 1)
+    for start in range(0, n_queries, rows):
+        stop = min(start + rows, n_queries)
+        sims, idx = index.search(np.ascontiguousarray(queries[start:stop], dtype=np.float32), wanted)
+        if exclude_self:
+            # Drop each query's own index; where it fell outside the k+1, drop the last.
+            keep = idx != np.arange(start, stop)[:, None]
+            keep[keep.all(axis=1), -1] = False
+            sims = sims[keep].reshape(stop - start, k)
+            idx = idx[keep].reshape(stop - start, k)
+        sims_out[start:stop], idx_out[start:stop] = sims, idx
+    return sims_out, idx_out
+
+
+# ---------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------
+
+
+def knn(
+    queries: Any,
+    pool: Any = None,
+    k: int = 10,
+    *,
+    exclude_self: bool | None = None,
+    backend: str = "auto",
+    block_size: int = 4096,
+    normalized: bool = False,
+    device: str = "auto",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` cosine neighbours of each query row among the pool rows.
+
+    Args:
+        queries: ``(n, d)`` array, memmap or CPU torch tensor.
+        pool: ``(m, d)`` rows to search; ``None`` searches ``queries`` against themselves.
+        k: neighbours per query, at most the pool size (minus one when excluding self).
+        exclude_self: leave out pool row ``i`` for query ``i`` (by index, so an exact
+            duplicate elsewhere is still found). Defaults to True when ``pool`` is None,
+            else False; with a pool it needs as many pool rows as queries.
+        backend: ``"auto"``, ``"exact"``, ``"torch"`` or ``"faiss"`` (see module doc).
+        block_size: queries per similarity block, at most (shrunk to bound memory).
+        normalized: trust that rows are already unit length; otherwise L2-normalised copies
+            are used (all-zero rows stay zero and have similarity 0 to everything).
+        device: torch device for the torch backend (``"auto"``: CUDA when available).
+
+    Returns:
+        ``(sims, idx)``: float32 and int64 arrays of shape ``(n, k)``, each row by
+        descending similarity, ties by ascending pool index.
+    """
+    if backend not in BACKENDS:
+        raise UserError(f"unknown k-NN backend {backend!r} (choose {', '.join(BACKENDS)})", field="backend")
+    k = _check_int(k, "k")
+    block_size = _check_int(block_size, "block_size")
+    self_search = pool is None
+    query_array = _as_matrix(queries, "queries")
+    pool_array = query_array if self_search else _as_matrix(pool, "pool")
+    if pool_array.shape[1] != query_array.shape[1]:
+        raise UserError(
+            f"dimension mismatch: queries have {query_array.shape[1]} columns, pool has {pool_array.shape[1]}"
+        )
+    if exclude_self is None:
+        exclude_self = self_search
+    n_queries, n_pool = query_array.shape[0], pool_array.shape[0]
+    if exclude_self and n_pool != n_queries:
+        raise UserError(
+            f"exclude_self needs as many pool rows as queries (query i is pool row i), got {n_queries} and {n_pool}"
+        )
+    available = n_pool - 1 if exclude_self else n_pool
+    if k > available:
+        what = "pool rows other than the query itself" if exclude_self else "pool rows"
+        raise UserError(f"k={k} is more than the {available} {what}")
+    _check_finite(query_array, "queries")
+    if not self_search:
+        _check_finite(pool_array, "pool")
+    if not normalized:
+        query_array = _l2_normalized(query_array)
+        pool_array = query_array if self_search else _l2_normalized(pool_array)
+    if n_queries == 0:
+        return np.empty((0, k), dtype=np.float32), np.empty((0, k), dtype=np.int64)
+
+    chosen = _choose_backend(backend, device, n_queries, n_pool)
+    if chosen == "exact":
+        sims, idx = _search_exact(query_array, pool_array, k, exclude_self, block_size)
+    elif chosen == "torch":
+        sims, idx = _search_torch(query_array, pool_array, k, exclude_self, block_size, device)
+    else:
+        sims, idx = _search_faiss(query_array, pool_array, k, exclude_self, block_size)
+    return _sort_topk(sims, idx)
