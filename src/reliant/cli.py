@@ -39,11 +39,34 @@ def _root(
         logging.basicConfig(level=logging.DEBUG)
 
 
+# Capabilities in the order their groups appear in --help. A capability that has not
+# landed yet has no cli.py and is simply absent (never a stub).
+CAPABILITIES = (
+    "unlearning",
+    "curation",
+    "alignment",
+    "hallucination",
+    "memorization",
+    "robustness",
+    "collaboration",
+    "federated",
+    "analytics",
+)
+
+
 def _register_command_groups() -> None:
-    """Each capability contributes its group from its own cli.py."""
+    """Each capability contributes its group from its own ``cli.py`` (``register(app)``)."""
+    import importlib
+    import importlib.util
+
     from reliant import demo
 
     demo.register(app)
+    for name in CAPABILITIES:
+        module_name = f"reliant.{name}.cli"
+        if importlib.util.find_spec(f"reliant.{name}") is None or importlib.util.find_spec(module_name) is None:
+            continue
+        importlib.import_module(module_name).register(app)
 
 
 _register_command_groups()
