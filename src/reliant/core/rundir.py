@@ -183,6 +183,9 @@ def run_directory(
     handler = logging.FileHandler(staging / "log.txt", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
+    # The log belongs in the run directory; libraries that configure the root logger
+    # (accelerate does) would otherwise echo every line to the console.
+    logger.propagate = False
     previous_level = logger.level
     logger.setLevel(logging.INFO)
     run = RunDirectory(

@@ -191,9 +191,16 @@ def train_causal_lm(
     return history
 
 
-def _fingerprint(prompts: Sequence[str], answers: Sequence[str], settings: TinyLMSettings) -> str:
+def _fingerprint(
+    prompts: Sequence[str], answers: Sequence[str], settings: TinyLMSettings, tokenizer_texts: Sequence[str] | None
+) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps({"version": _FORMAT_VERSION, "settings": asdict(settings)}, sort_keys=True).encode())
+    if tokenizer_texts:
+        digest.update(b"tokenizer-texts")
+        for text in tokenizer_texts:
+            digest.update(text.encode())
+            digest.update(b"\x02")
     for prompt, answer in zip(prompts, answers):
         digest.update(prompt.encode())
         digest.update(b"\x00")
@@ -214,12 +221,17 @@ def build_tiny_lm(
     settings: TinyLMSettings | None = None,
     cache_dir: str | os.PathLike | None = None,
     rebuild: bool = False,
+    tokenizer_texts: Sequence[str] | None = None,
 ) -> Path:
     """Train (or find in the cache) a tiny LM on prompt/answer pairs; return its directory.
 
     The directory holds the model and tokenizer (``save_pretrained``), ``train_history.json``
     (loss per step) and ``tiny_lm.json`` (settings and data size). ``load_causal_lm`` loads
     it by path, or as ``"tiny:<name>"``.
+
+    ``tokenizer_texts`` trains the tokenizer on other texts than the training pairs, so
+    that models trained on different subsets of one corpus (a target and its retain-only
+    reference, say) share one vocabulary, as fine-tunes of one base model would.
     """
     import re
 
@@ -230,7 +242,8 @@ def build_tiny_lm(
     if len(prompts) != len(answers) or not prompts:
         raise UserError("a tiny LM needs a non-empty list of prompts with one answer each")
     root = Path(cache_dir) if cache_dir is not None else cache_root() / "tiny_lm"
-    target = root / f"{name}-{_fingerprint(prompts, answers, settings)}"
+    fingerprint = _fingerprint(prompts, answers, settings, tokenizer_texts)
+    target = root / f"{name}-{fingerprint}"
     if target.is_dir() and (target / "config.json").exists() and not rebuild:
         _write_pointer(name, target, cache_dir)
         return target
@@ -240,7 +253,7 @@ def build_tiny_lm(
     quiet_transformers()
     set_seed(settings.seed)
     texts = [join_prompt_answer(p, a) for p, a in zip(prompts, answers)]
-    tokenizer = build_tokenizer(texts, settings.vocab_size)
+    tokenizer = build_tokenizer(list(tokenizer_texts) if tokenizer_texts else texts, settings.vocab_size)
     model = new_tiny_model(tokenizer, settings)
     history = train_causal_lm(
         model,

@@ -1,0 +1,400 @@
+"""The unlearning benchmark: every method on one TOFU split, against the retrained model.
+
+No pretrained checkpoint can be downloaded here, so the benchmark follows TOFU's protocol
+with tiny built-in LMs: a *target* model is trained from scratch on the retain authors,
+the forget authors, and the real-authors / world-facts QA; a *retrained* model on the same
+data without the forget authors (TOFU's retain-only gold reference). Both share one
+tokenizer, as fine-tunes of one base model would. Each method then unlearns the forget
+authors from a fresh copy of the target, and is scored with TOFU's metrics (forget
+quality against the retrained model, model utility) and MUSE's (VerbMem on forget answers,
+PrivLeak from the Min-K% attack on forget vs never-seen holdout authors).
+
+To keep the benchmark inside 15 minutes on two CPU cores, the retain side is the first 20
+authors of TOFU (``retain_perturbed``, the 400 QA TOFU evaluates on) rather than all 180
+or 190; holdout authors (never trained on) are authors 20..29 of ``full``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from reliant.core.errors import ConfigError
+from reliant.core.plotting import PALETTE, new_figure
+from reliant.core.prompts import qa_prompt, qa_text
+from reliant.unlearning import metrics
+from reliant.unlearning.evaluate import TofuEvaluation, evaluate_tofu, muse_verbmem, text_min_k_scores
+from reliant.unlearning.trainer import METHOD_LABELS, METHODS, UnlearnSettings
+
+SPLITS = {"forget01": 2, "forget05": 10, "forget10": 20}  # forget authors (the last ones)
+QA_PER_AUTHOR = 20
+
+# Step sizes tuned once for the tiny models (a from-scratch 2M-parameter LM moves much
+# more per step than a 7B fine-tune, so TOFU's 1e-5 would do nothing here).
+DEFAULT_LR = {
+    "flat": 2e-4,
+    "ga": 5e-5,
+    "gd": 5e-5,
+    "ga_kl": 5e-5,
+    "npo": 2e-4,
+    "npo_gd": 2e-4,
+    "simnpo": 2e-4,
+    "idkdpo": 2e-4,
+    "retain_ft": 2e-4,
+}
+
+
+@dataclass
+class BenchConfig:
+    split: str = "forget05"
+    methods: str = "all"
+    epochs: int = 5
+    lr: float | None = None
+    batch_size: int = 8
+    divergence: str = "kl"
+    reduction: str = "paper"
+    target_epochs: int = 30
+    eval_retain: int = 200
+    max_new_tokens: int = 64
+    samples: int = 4
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class BenchData:
+    train_target: list[dict]
+    train_retrained: list[dict]
+    forget: list[dict]
+    retain_eval: list[dict]
+    real_authors: list[dict]
+    world_facts: list[dict]
+    holdout: list[dict]
+
+    def eval_sets(self) -> dict[str, list[dict]]:
+        return {"forget": self.forget, "retain": self.retain_eval, "real_authors": self.real_authors, "world_facts": self.world_facts}
+
+
+def tofu_bench_data(split: str, eval_retain: int = 200, seed: int = 0) -> BenchData:
+    """The benchmark's subsets of the shipped TOFU files (see the module docstring)."""
+    from reliant.unlearning.api import load_tofu
+
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r} (choose {', '.join(SPLITS)})", field="split")
+    full = [dict(r) for r in load_tofu("full")]
+    forget = [dict(r) for r in load_tofu(f"{split}_perturbed")]
+    retain = [dict(r) for r in load_tofu("retain_perturbed")]
+    real = [dict(r) for r in load_tofu("real_authors_perturbed")]
+    world = [dict(r) for r in load_tofu("world_facts_perturbed")]
+    n_retain_authors = len(retain) // QA_PER_AUTHOR
+    holdout = full[n_retain_authors * QA_PER_AUTHOR : (n_retain_authors + 10) * QA_PER_AUTHOR]
+    forget_questions = {r["question"] for r in forget}
+    assert not forget_questions & {r["question"] for r in retain + holdout}
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(len(retain), size=min(eval_retain, len(retain)), replace=False))
+    return BenchData(
+        train_target=retain + forget + real + world,
+        train_retrained=retain + real + world,
+        forget=forget,
+        retain_eval=[retain[i] for i in chosen],
+        real_authors=real,
+        world_facts=world,
+        holdout=holdout,
+    )
+
+
+def train_reference_models(data: BenchData, settings: Any, label: str) -> tuple[Path, Path]:
+    """The target and retrained tiny LMs (cached after the first build)."""
+    from reliant.core.tiny_lm import build_tiny_lm
+
+    tokenizer_texts = [qa_text(r["question"], r["answer"]) for r in data.train_target + data.holdout]
+
+    def build(records: list[dict], name: str) -> Path:
+        return build_tiny_lm(
+            [qa_prompt(r["question"]) for r in records], [r["answer"] for r in records],
+            name=name, settings=settings, tokenizer_texts=tokenizer_texts,
+        )
+
+    return build(data.train_target, f"{label}-target"), build(data.train_retrained, f"{label}-retrained")
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class ModelScores:
+    metrics: dict[str, float]
+    evaluation: TofuEvaluation
+    mink_auc: float
+    samples: list[str]
+
+
+def _verbmem_pairs(records: Sequence[dict]) -> tuple[list[str], list[str]]:
+    """MUSE-style verbatim probe on QA: the prompt holds the first half of the answer."""
+    prompts, truths = [], []
+    for r in records:
+        words = r["answer"].split()
+        cut = max(1, len(words) // 2)
+        prompts.append(f"{qa_prompt(r['question'])} {' '.join(words[:cut])}")
+        truths.append(" ".join(words[cut:]))
+    return prompts, truths
+
+
+def score_model(model: Any, tokenizer: Any, data: BenchData, config: BenchConfig, sample_questions: Sequence[str]) -> ModelScores:
+    from reliant.core.models import greedy_generate
+
+    evaluation = evaluate_tofu(model, tokenizer, data.eval_sets(), batch_size=32, max_new_tokens=config.max_new_tokens)
+    flat = {f"{s}/{m}": v for s, values in evaluation.summary().items() for m, v in values.items()}
+    utility = evaluation.model_utility()
+    flat["model_utility"] = utility
+    prompts, truths = _verbmem_pairs(data.forget)
+    flat["verbmem_forget"] = muse_verbmem(model, tokenizer, prompts, truths, max_new_tokens=config.max_new_tokens, batch_size=32)
+    members = text_min_k_scores(model, tokenizer, [qa_text(r["question"], r["answer"]) for r in data.forget], batch_size=32)
+    nonmembers = text_min_k_scores(model, tokenizer, [qa_text(r["question"], r["answer"]) for r in data.holdout], batch_size=32)
+    auc = float(metrics.auc_members_vs_nonmembers(members, nonmembers))
+    flat["mink_auc_forget_vs_holdout"] = auc
+    samples = greedy_generate(model, tokenizer, [qa_prompt(q) for q in sample_questions], max_new_tokens=config.max_new_tokens)
+    return ModelScores(flat, evaluation, auc, samples)
+
+
+def _with_reference(scores: ModelScores, retrained: ModelScores) -> None:
+    scores.metrics["forget_quality"] = float(
+        metrics.forget_quality(scores.evaluation.forget_truth_ratios(), retrained.evaluation.forget_truth_ratios())
+    )
+    scores.metrics["privleak"] = float(metrics.privleak(scores.mink_auc, retrained.mink_auc))
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def parse_methods(spec: str) -> list[str]:
+    names = [m for m in METHODS if m != "retain_ft"] if spec == "all" else [m.strip() for m in spec.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown or not names:
+        raise ConfigError(f"unknown method {unknown[0] if unknown else spec!r} (methods: {', '.join(METHODS)})", field="methods")
+    return names
+
+
+def run_benchmark(run: Any, config: BenchConfig) -> dict[str, Any]:
+    """Train references, run every method, score, and fill ``run`` with table and plots."""
+    from reliant.core.models import load_causal_lm
+    from reliant.core.tiny_lm import TinyLMSettings
+    from reliant.unlearning.api import load_templates, unlearn
+
+    methods = parse_methods(config.methods)
+    data = tofu_bench_data(config.split, config.eval_retain, config.seed)
+    run.log(
+        f"TOFU {config.split}: target trained on {len(data.train_target)} QA, retrained on "
+        f"{len(data.train_retrained)}, forget {len(data.forget)}, holdout {len(data.holdout)}"
+    )
+    settings = TinyLMSettings(epochs=config.target_epochs, seed=config.seed)
+    began = time.perf_counter()
+    target_dir, retrained_dir = train_reference_models(data, settings, f"tofu-{config.split}")
+    run.log(f"reference models ready in {time.perf_counter() - began:.0f} s: {target_dir.name}, {retrained_dir.name}")
+
+    sample_questions = [r["question"] for r in data.forget[: config.samples]]
+    rows: dict[str, ModelScores] = {}
+    model, tokenizer = load_causal_lm(str(retrained_dir), device="cpu")
+    retrained = score_model(model, tokenizer, data, config, sample_questions)
+    model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
+    target = score_model(model, tokenizer, data, config, sample_questions)
+    for scores in (target, retrained):
+        _with_reference(scores, retrained)
+    rows["target"], rows["retrained"] = target, retrained
+
+    templates = load_templates()
+    retain_records = data.train_retrained
+    histories: dict[str, list[dict]] = {}
+    timings: dict[str, dict[str, float]] = {}
+    for method in methods:
+        model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
+        lr = config.lr if config.lr is not None else DEFAULT_LR[method]
+        result = unlearn(
+            model, tokenizer, data.forget, method=method, retain=retain_records, templates=templates,
+            settings=UnlearnSettings(
+                epochs=config.epochs, lr=lr, batch_size=config.batch_size, divergence=config.divergence,
+                reduction=config.reduction, seed=config.seed, beta=4.5 if method == "simnpo" else 0.1,
+            ),
+        )
+        scores = score_model(model, tokenizer, data, config, sample_questions)
+        _with_reference(scores, retrained)
+        rows[method] = scores
+        histories[method] = result.history
+        timings[method] = {"seconds": result.seconds, "tokens_per_second": result.tokens / max(result.seconds, 1e-9), "lr": lr}
+        run.log(
+            f"{METHOD_LABELS[method]}: FQ {scores.metrics['forget_quality']:.3g}, MU {scores.metrics['model_utility']:.3f}, "
+            f"forget ROUGE {scores.metrics['forget/rouge_l_recall']:.3f} ({result.seconds:.0f} s)"
+        )
+
+    table = _table(rows, timings)
+    _report(run, config, rows, table, histories, sample_questions, data)
+    return {
+        "split": config.split,
+        "methods": {name: {**scores.metrics, **timings.get(name, {})} for name, scores in rows.items()},
+        "table": table,
+        "claim": _claim(rows, methods),
+        "config": asdict(config),
+    }
+
+
+def _label(name: str) -> str:
+    return {"target": "Target (before)", "retrained": "Retrained (gold)"}.get(name, METHOD_LABELS.get(name, name))
+
+
+def _table(rows: dict[str, ModelScores], timings: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    table = []
+    for name, scores in rows.items():
+        m = scores.metrics
+        table.append(
+            {
+                "method": _label(name),
+                "forget quality": m["forget_quality"],
+                "log10 FQ": math.log10(max(m["forget_quality"], 1e-300)),
+                "model utility": m["model_utility"],
+                "forget ROUGE-L": m["forget/rouge_l_recall"],
+                "forget prob": m["forget/probability"],
+                "retain ROUGE-L": m["retain/rouge_l_recall"],
+                "VerbMem": m["verbmem_forget"],
+                "PrivLeak %": m["privleak"],
+                "seconds": timings.get(name, {}).get("seconds", float("nan")),
+            }
+        )
+    return table
+
+
+def _claim(rows: dict[str, ModelScores], methods: list[str]) -> dict[str, Any]:
+    """The paper's qualitative claim, checked: FLAT forgets (forget quality well above the
+    target's) while keeping model utility at or above GA, GD and NPO."""
+    if "flat" not in rows:
+        return {}
+    flat = rows["flat"].metrics
+    target = rows["target"].metrics
+    compared = {m: rows[m].metrics["model_utility"] for m in ("ga", "gd", "npo") if m in rows}
+    return {
+        "flat_forget_quality_over_target": flat["forget_quality"] / max(target["forget_quality"], 1e-300),
+        "flat_model_utility": flat["model_utility"],
+        "baseline_model_utility": compared,
+        "flat_utility_at_or_above_baselines": all(flat["model_utility"] >= v for v in compared.values()),
+        "flat_forgets": flat["forget_quality"] > 10 * target["forget_quality"]
+        and flat["forget/rouge_l_recall"] < target["forget/rouge_l_recall"],
+    }
+
+
+def _report(run: Any, config: BenchConfig, rows, table, histories, sample_questions, data) -> None:
+    flat = rows.get("flat")
+    if flat is not None:
+        run.add_headline("FLAT forget quality", flat.metrics["forget_quality"])
+        run.add_headline("FLAT model utility", flat.metrics["model_utility"])
+    run.add_headline("target model utility", rows["target"].metrics["model_utility"])
+    run.add_table(
+        f"TOFU {config.split}: every method against the retrained model",
+        table,
+        caption="Forget quality: KS-test p-value of forget-set truth ratios against the retrained model (higher is "
+        "better; the retrained model scores 1). Model utility: TOFU's harmonic mean over retain, real authors and "
+        "world facts. PrivLeak: relative Min-K% AUC gap to the retrained model (0 is ideal).",
+    )
+
+    fig, ax = new_figure(6.4, 4.2)
+    for i, (name, scores) in enumerate(rows.items()):
+        m = scores.metrics
+        marker = {"target": "X", "retrained": "*"}.get(name, "o")
+        size = 160 if name in ("target", "retrained", "flat") else 70
+        color = "black" if name in ("target", "retrained") else PALETTE[i % len(PALETTE)]
+        ax.scatter(m["model_utility"], max(m["forget_quality"], 1e-30), s=size, marker=marker, color=color,
+                   edgecolor="black" if name == "flat" else None, linewidths=1.5, zorder=3)
+        ax.annotate(_label(name), (m["model_utility"], max(m["forget_quality"], 1e-30)), textcoords="offset points",
+                    xytext=(6, 4), fontsize=8, fontweight="bold" if name == "flat" else "normal")
+    ax.set_yscale("log")
+    ax.set_xlabel("model utility (higher is better)")
+    ax.set_ylabel("forget quality (KS p-value, log)")
+    ax.set_title(f"Forgetting vs utility on TOFU {config.split} (tiny LM)")
+    run.add_figure("Trade-off: forget quality vs model utility", fig,
+                   caption="Up and to the right is better; the retrained model marks the goal.", save_as="tradeoff.png")
+
+    fig, ax = new_figure(6.4, 3.6)
+    for i, (method, history) in enumerate(histories.items()):
+        losses = [h["loss"] for h in history]
+        if losses:
+            ax.plot(np.arange(1, len(losses) + 1), losses, label=METHOD_LABELS[method], color=PALETTE[(i + 2) % len(PALETTE)])
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.legend(fontsize=7, ncol=3)
+    run.add_figure("Unlearning losses", fig)
+
+    sample_rows = []
+    for q_index, question in enumerate(sample_questions):
+        row = {"question": question, "true answer": data.forget[q_index]["answer"]}
+        for name, scores in rows.items():
+            row[_label(name)] = scores.samples[q_index]
+        sample_rows.append(row)
+    run.add_table("Sample generations on forget questions", sample_rows)
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def builtin_demo(run: Any, seed: int) -> dict:
+    """FLAT, GA and NPO forgetting 10% of the built-in fictitious people from the default
+    tiny LM, scored against a tiny LM never trained on them."""
+    from reliant.core.builtin_data import builtin_qa, split_forget_retain
+    from reliant.core.models import load_causal_lm
+    from reliant.core.tiny_lm import DEFAULT_PEOPLE, build_tiny_lm, default_tiny_lm
+    from reliant.unlearning.api import unlearn
+
+    records = builtin_qa(n_people=DEFAULT_PEOPLE, seed=0)
+    forget, retain = split_forget_retain(records, 0.1)
+    target_dir = default_tiny_lm()
+    retrained_dir = build_tiny_lm(
+        [qa_prompt(r["question"]) for r in retain], [r["answer"] for r in retain], name="default-retain90",
+        tokenizer_texts=[qa_text(r["question"], r["answer"]) for r in records],
+    )
+    rng = np.random.default_rng(seed)
+    retain_eval = [retain[i] for i in sorted(rng.choice(len(retain), size=160, replace=False))]
+    sets = {"forget": forget, "retain": retain_eval}
+
+    def score(model, tokenizer):
+        evaluation = evaluate_tofu(model, tokenizer, sets, batch_size=32, max_new_tokens=40)
+        return evaluation
+
+    model, tokenizer = load_causal_lm(str(retrained_dir), device="cpu")
+    retrained = score(model, tokenizer)
+    results: dict[str, dict[str, float]] = {}
+    evaluations: dict[str, TofuEvaluation] = {"retrained": retrained}
+    model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
+    evaluations["target"] = score(model, tokenizer)
+    for method in ("flat", "ga", "npo"):
+        model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
+        unlearn(model, tokenizer, forget, method=method, epochs=5, lr=DEFAULT_LR[method], seed=seed)
+        evaluations[method] = score(model, tokenizer)
+    for name, evaluation in evaluations.items():
+        summary = evaluation.summary()
+        results[name] = {
+            "forget_quality": float(metrics.forget_quality(evaluation.forget_truth_ratios(), retrained.forget_truth_ratios())),
+            "forget_rouge": summary["forget"]["rouge_l_recall"],
+            "retain_rouge": summary["retain"]["rouge_l_recall"],
+            "retain_probability": summary["retain"]["probability"],
+        }
+    run.add_table(
+        "Unlearning 10% of the built-in people",
+        [{"model": _label(n), **v} for n, v in results.items()],
+        caption="Forget quality against a tiny LM trained without those people (higher is better); ROUGE-L recall of "
+        "greedy answers on forget and retain questions.",
+    )
+    fig, ax = new_figure(5.6, 3.4)
+    names = list(results)
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, [results[n]["forget_rouge"] for n in names], width=0.4, label="forget ROUGE-L (lower is better)", color=PALETTE[5])
+    ax.bar(x + 0.2, [results[n]["retain_rouge"] for n in names], width=0.4, label="retain ROUGE-L (higher is better)", color=PALETTE[2])
+    ax.set_xticks(x, [_label(n) for n in names], fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=8)
+    run.add_figure("Unlearning: forgetting without losing the rest", fig)
+    run.add_headline("FLAT forget ROUGE-L", results["flat"]["forget_rouge"])
+    return results
