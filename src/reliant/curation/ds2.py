@@ -1,0 +1,237 @@
+"""DS2: diversity-aware score curation for data selection.
+
+Pang et al., "Improving Data Efficiency via Curating LLM-Driven Rating Systems", ICLR 2025.
+
+1. **Rating** (:func:`rate_samples`): an LLM rates each sample (rarity, complexity,
+   informativeness, overall on 1-10) in a JSON reply; unparsable replies are retried, and
+   the overall rating is compressed to 6 levels: ``<=4 → 0, 5 → 1, 6 → 2, 7 → 3, 8 → 4,
+   >=9 → 5`` (a reply that never parses counts as 0, as in the released scores).
+2. **Score curation** (:func:`curate_scores`): the levels are noisy labels of the
+   embeddings; HOC estimates the score transition matrix, SimiFeat-rank flags the scores
+   that disagree with their neighbours, and a flagged score is replaced by its suggestion
+   when the suggestion's confidence is at least ``threshold``.
+3. **Long-tail score** (:func:`long_tail_scores`): the mean cosine distance ``d̄_i`` to
+   the ``k`` nearest neighbours over the whole pool, squashed to [0, 1) by
+   ``d̄_i / (d̄_i + median(d̄))`` (1/2 for a typical sample; rarer samples score higher).
+4. **Selection** (:func:`select_ds2`): highest curated level first; the level that crosses
+   the budget is filled by long-tail score.
+
+Baselines: :func:`select_random`, :func:`select_score_threshold` (AlpaGasus-style: keep
+the highest raw levels) and :func:`select_score_diversity` (DEITA-style: by raw score,
+skipping a sample whose cosine similarity to an already selected one exceeds 0.9).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from reliant.curation.hoc import HOCResult, estimate_transition
+from reliant.curation.neighbors import NeighborGraph
+from reliant.curation.simifeat import DetectionResult, detect_label_errors, rank_rates
+
+NUM_LEVELS = 6
+
+RATING_SYSTEM = (
+    "You judge how useful a single instruction-response pair would be as training data for "
+    "an instruction-following assistant."
+)
+
+RATING_TEMPLATE = """Read the example below and rate it.
+
+### Instruction
+{instruction}
+
+### Input
+{input}
+
+### Response
+{output}
+
+Give four integer ratings from 1 (worst) to 10 (best):
+- "rarity": how uncommon the task or knowledge is compared with typical instruction data;
+- "complexity": how much reasoning, skill or domain knowledge a good answer needs;
+- "informativeness": how much a model could learn from this response (correct, complete, clear);
+- "overall": your overall judgement of the example's value as training data.
+
+Reply with only a JSON object on one line, for example:
+{{"rarity": 5, "complexity": 6, "informativeness": 7, "overall": 6}}"""
+
+RATING_KEYS = ("rarity", "complexity", "informativeness", "overall")
+
+
+def rating_prompt(record: dict) -> str:
+    """The rating prompt for one Alpaca-style record (``instruction``, ``input``, ``output``)."""
+    return RATING_TEMPLATE.format(instruction=record.get("instruction", ""),
+                                  input=record.get("input", "") or "(none)", output=record.get("output", ""))
+
+
+_JSON_OBJECT = re.compile(r"\{[^{}]*\}", re.S)
+
+
+def parse_rating(text: str) -> dict[str, int] | None:
+    """The first JSON object in ``text`` holding an integer ``overall`` in 1..10 (other
+    keys kept when valid), or None."""
+    for match in _JSON_OBJECT.finditer(text or ""):
+        try:
+            data = json.loads(match.group(0))
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        ratings: dict[str, int] = {}
+        for key in RATING_KEYS:
+            value = data.get(key)
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                value = int(value.strip())
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer() \
+                    and 1 <= value <= 10:
+                ratings[key] = int(value)
+        if "overall" in ratings:
+            return ratings
+    return None
+
+
+def compress_rating(overall: int | None) -> int:
+    """1-10 overall rating → 6 levels (``<=4 → 0``, 5..8 → 1..4, ``>=9 → 5``); None → 0."""
+    if overall is None:
+        return 0
+    return int(min(5, max(0, int(overall) - 4)))
+
+
+def rate_samples(records: Sequence[dict], backend, *, max_retries: int = 2, max_new_tokens: int = 64,
+                 seed: int = 0) -> tuple[np.ndarray, list[dict | None]]:
+    """Rate every record with ``backend`` (an :class:`reliant.core.llm.LLMBackend`).
+
+    The first pass is greedy; replies that do not parse are asked again (sampling at
+    temperature 0.7 with a new seed) up to ``max_retries`` times. Returns the 6-level
+    scores and the parsed ratings (None where every attempt failed).
+    """
+    chats = [[{"role": "system", "content": RATING_SYSTEM}, {"role": "user", "content": rating_prompt(r)}]
+             for r in records]
+    ratings: list[dict | None] = [None] * len(records)
+    pending = list(range(len(records)))
+    for attempt in range(max_retries + 1):
+        if not pending:
+            break
+        replies = backend.chat([chats[i] for i in pending], max_new_tokens=max_new_tokens,
+                               temperature=0.0 if attempt == 0 else 0.7, seed=seed + attempt)
+        still = []
+        for i, reply in zip(pending, replies):
+            parsed = parse_rating(reply[0] if reply else "")
+            if parsed is None:
+                still.append(i)
+            else:
+                ratings[i] = parsed
+        pending = still
+    scores = np.array([compress_rating(r["overall"] if r else None) for r in ratings], dtype=np.int64)
+    return scores, ratings
+
+
+def long_tail_scores(graph: NeighborGraph, k: int = 10) -> np.ndarray:
+    """``d̄ / (d̄ + median d̄)`` with ``d̄_i`` the mean cosine distance to the ``k`` nearest rows."""
+    k = int(min(k, graph.k))
+    mean_distance = np.mean(1.0 - graph.sims[:, :k].astype(np.float64), axis=1)
+    mean_distance = np.clip(mean_distance, 0.0, None)
+    median = float(np.median(mean_distance))
+    return mean_distance / (mean_distance + max(median, 1e-12))
+
+
+@dataclass
+class ScoreCuration:
+    """Raw and curated scores plus the HOC and SimiFeat results they came from."""
+
+    raw: np.ndarray
+    curated: np.ndarray
+    hoc: HOCResult
+    detection: DetectionResult
+    threshold: float
+
+    @property
+    def changed(self) -> np.ndarray:
+        return self.raw != self.curated
+
+
+def curate_scores(
+    scores: np.ndarray,
+    graph: NeighborGraph,
+    *,
+    num_levels: int = NUM_LEVELS,
+    threshold: float = 0.5,
+    k: int = 10,
+    hoc_rounds: int = 20,
+    hoc_fraction: float = 0.8,
+    detect_rounds: int = 11,
+    detect_fraction: float = 0.9,
+    hoc_steps: int = 1500,
+    seed: int = 0,
+) -> ScoreCuration:
+    """HOC → SimiFeat-rank → replace a flagged score by its suggestion when confident."""
+    scores = np.asarray(scores, dtype=np.int64)
+    hoc = estimate_transition(scores, num_levels, graph, rounds=hoc_rounds, sample_fraction=hoc_fraction,
+                              seed=seed, steps=hoc_steps)
+    detection = detect_label_errors(scores, num_levels, graph, method="rank", k=k, rounds=detect_rounds,
+                                    sample_fraction=detect_fraction,
+                                    class_rates=rank_rates(hoc.T, hoc.p, hoc.noisy_prior), seed=seed + 1)
+    replace = detection.flagged & (detection.confidence >= threshold)
+    curated = np.where(replace, detection.suggested, scores)
+    return ScoreCuration(raw=scores, curated=curated, hoc=hoc, detection=detection, threshold=threshold)
+
+
+def _by_level_then(levels: np.ndarray, secondary: np.ndarray, budget: int) -> np.ndarray:
+    """Indices of the ``budget`` rows with the highest level, ties by higher ``secondary``,
+    then by lower index."""
+    order = np.lexsort((np.arange(len(levels)), -secondary, -levels))
+    return np.sort(order[: min(budget, len(levels))])
+
+
+def select_ds2(curated: np.ndarray, long_tail: np.ndarray, budget: int) -> np.ndarray:
+    """DS2: curated level first, the boundary level filled by long-tail score."""
+    return _by_level_then(np.asarray(curated), np.asarray(long_tail, dtype=float), budget)
+
+
+def select_random(n: int, budget: int, seed: int = 0) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).choice(n, size=min(budget, n), replace=False))
+
+
+def select_score_threshold(raw: np.ndarray, budget: int, seed: int = 0) -> np.ndarray:
+    """AlpaGasus-style: the highest raw levels; the boundary level sampled at random."""
+    tiebreak = np.random.default_rng(seed).random(len(raw))
+    return _by_level_then(np.asarray(raw), tiebreak, budget)
+
+
+def select_score_diversity(raw: np.ndarray, embeddings: np.ndarray, budget: int, *, max_similarity: float = 0.9,
+                           seed: int = 0, block: int = 256) -> np.ndarray:
+    """DEITA-style: walk samples by raw level (random order within a level) and keep one
+    unless its cosine similarity to an already kept sample exceeds ``max_similarity``."""
+    raw = np.asarray(raw)
+    tiebreak = np.random.default_rng(seed).random(len(raw))
+    order = np.lexsort((tiebreak, -raw))
+    x = np.asarray(embeddings, dtype=np.float32)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    budget = min(budget, len(raw))
+    kept = np.empty((budget, x.shape[1]), dtype=np.float32)
+    chosen: list[int] = []
+    for start in range(0, len(order), block):
+        if len(chosen) >= budget:
+            break
+        candidates = order[start:start + block]
+        # similarity to everything kept before this block, then within the block in order
+        blocked = np.zeros(len(candidates), dtype=bool)
+        if chosen:
+            blocked = (x[candidates] @ kept[: len(chosen)].T).max(axis=1) > max_similarity
+        inner = x[candidates] @ x[candidates].T
+        taken_here: list[int] = []
+        for j, row in enumerate(candidates):
+            if len(chosen) >= budget:
+                break
+            if blocked[j] or (taken_here and inner[j, taken_here].max() > max_similarity):
+                continue
+            kept[len(chosen)] = x[row]
+            chosen.append(int(row))
+            taken_here.append(j)
+    return np.sort(np.asarray(chosen, dtype=np.int64))

@@ -1,0 +1,184 @@
+"""HOC: noise transition matrix and clean prior from high-order consensus of 2-NN labels.
+
+Zhu, Song & Liu, "Clusterability as an Alternative to Anchor Points When Learning with
+Noisy Labels", ICML 2021. Notation: clean label ``Y``, noisy label ``Ỹ``, clean prior
+``p_i = P(Y=i)`` and transition matrix ``T_ij = P(Ỹ=j | Y=i)`` (rows sum to one).
+
+2-NN clusterability: a sample and its two nearest neighbours share one clean label, and
+their label noise is independent given it. Then the consensus of the three noisy labels
+has closed forms (the paper's first-, second- and third-order equations):
+
+    c1[j]     = P(Ỹ1=j)                 = Σ_i p_i T_ij
+    c2[j,l]   = P(Ỹ1=j, Ỹ2=l)           = Σ_i p_i T_ij T_il
+    c3[j,l,m] = P(Ỹ1=j, Ỹ2=l, Ỹ3=m)     = Σ_i p_i T_ij T_il T_im
+
+The empirical frequencies ĉ1, ĉ2, ĉ3 are counted from (label, 1st-NN label, 2nd-NN label)
+triples, averaged over rounds of random subsamples, and ``(T, p)`` is the minimiser of
+``Σ_r ||ĉ_r − c_r(T, p)||_2`` over row-stochastic ``T`` and a probability vector ``p``
+(softmax parametrisation, Adam with the analytic gradient, from a diagonal-dominant start so that the solution is
+the one where most labels are right, as the paper assumes: ``T_ii > T_ij``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reliant.curation.neighbors import NeighborGraph, restrict_to_sample
+
+
+@dataclass
+class HOCResult:
+    """Estimated ``T`` (K x K, rows sum to 1) and clean prior ``p``; ``noisy_prior`` is the
+    observed label frequency; ``consensus`` the averaged (ĉ1, ĉ2, ĉ3)."""
+
+    T: np.ndarray
+    p: np.ndarray
+    noisy_prior: np.ndarray
+    consensus: tuple[np.ndarray, np.ndarray, np.ndarray]
+    loss: float
+    rounds: int
+    sample_size: int
+    dropped: int = 0
+    history: list[float] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.T.shape[0])
+
+    @property
+    def noise_rate(self) -> float:
+        """Estimated share of wrong labels: ``1 − Σ_i p_i T_ii``."""
+        return float(1.0 - np.sum(self.p * np.diag(self.T)))
+
+    def posterior_clean_given_noisy(self) -> np.ndarray:
+        """``P(Y=i | Ỹ=j) = p_i T_ij / P(Ỹ=j)`` as a K x K matrix (Bayes rule); its diagonal
+        is the share of correct labels among those labelled ``j``."""
+        joint = self.p[:, None] * self.T
+        return joint / np.maximum(self.noisy_prior[None, :], 1e-12)
+
+
+def consensus_counts(labels: np.ndarray, nn1: np.ndarray, nn2: np.ndarray, num_classes: int):
+    """Empirical first/second/third-order consensus frequencies of label triples."""
+    K = num_classes
+    n = len(labels)
+    c1 = np.bincount(labels, minlength=K).astype(np.float64) / n
+    c2 = np.bincount(labels * K + nn1, minlength=K * K).astype(np.float64).reshape(K, K) / n
+    c3 = np.bincount((labels * K + nn1) * K + nn2, minlength=K ** 3).astype(np.float64).reshape(K, K, K) / n
+    return c1, c2, c3
+
+
+def analytic_consensus(T, p):
+    """The three consensus equations for given ``T`` and ``p``."""
+    c1 = p @ T
+    c2 = np.einsum("i,ij,il->jl", p, T, T)
+    c3 = np.einsum("i,ij,il,im->jlm", p, T, T, T)
+    return c1, c2, c3
+
+
+def consensus_loss_and_grad(T: np.ndarray, p: np.ndarray, consensus) -> tuple[float, np.ndarray, np.ndarray]:
+    """``L = Σ_r ||c_r(T, p) − ĉ_r||_2`` and its gradients with respect to ``T`` and ``p``.
+
+    With ``G_r = (c_r − ĉ_r) / ||c_r − ĉ_r||``:
+    ``∂L/∂p_i = Σ_j G1_j T_ij + Σ_jl G2_jl T_ij T_il + Σ_jlm G3_jlm T_ij T_il T_im`` and
+    ``∂L/∂T_ij = p_i [G1_j + Σ_l (G2_jl + G2_lj) T_il + Σ_lm (G3_jlm + G3_ljm + G3_lmj) T_il T_im]``.
+    """
+    model = analytic_consensus(T, p)
+    loss = 0.0
+    G = []
+    for c, target in zip(model, consensus):
+        e = c - target
+        norm = float(np.sqrt(np.sum(e * e)))
+        loss += norm
+        G.append(e / norm if norm > 0 else np.zeros_like(e))
+    G1, G2, G3 = G
+    S2 = G2 + G2.T
+    S3 = G3 + G3.transpose(1, 0, 2) + G3.transpose(1, 2, 0)
+    grad_p = T @ G1 + np.einsum("jl,ij,il->i", G2, T, T) + np.einsum("jlm,ij,il,im->i", G3, T, T, T)
+    inner = G1[None, :] + T @ S2.T + np.einsum("jlm,il,im->ij", S3, T, T)
+    grad_T = p[:, None] * inner
+    return loss, grad_T, grad_p
+
+
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    z = np.exp(x - x.max(axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)
+
+
+def solve_transition(
+    consensus: tuple[np.ndarray, np.ndarray, np.ndarray],
+    *,
+    steps: int = 1500,
+    lr: float = 0.1,
+    init_diagonal: float = 5.0,
+) -> tuple[np.ndarray, np.ndarray, float, list[float]]:
+    """Fit ``(T, p)`` to the consensus frequencies; returns ``(T, p, loss, loss_history)``.
+
+    ``T = softmax_rows(W)``, ``p = softmax(v)``; ``W`` starts at ``init_diagonal·I − 1``
+    and ``v`` at zero (a uniform prior), so the fit is deterministic. Adam on ``(W, v)``
+    with the analytic gradient of :func:`consensus_loss_and_grad`; the best iterate is kept.
+    """
+    K = len(consensus[0])
+    consensus = tuple(np.asarray(c, dtype=np.float64) for c in consensus)
+    W = init_diagonal * np.eye(K) - np.ones((K, K))
+    v = np.zeros(K)
+    params = [W, v]
+    m = [np.zeros_like(W), np.zeros_like(v)]
+    s = [np.zeros_like(W), np.zeros_like(v)]
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    best = (float("inf"), None, None)
+    history: list[float] = []
+    for step in range(1, steps + 1):
+        T = _softmax(params[0], 1)
+        p = _softmax(params[1], 0)
+        loss, gT, gp = consensus_loss_and_grad(T, p, consensus)
+        if loss < best[0]:
+            best = (loss, T, p)
+        if step % 50 == 1:
+            history.append(loss)
+        grads = [T * (gT - np.sum(gT * T, axis=1, keepdims=True)), p * (gp - np.dot(gp, p))]
+        for i in range(2):
+            m[i] = beta1 * m[i] + (1 - beta1) * grads[i]
+            s[i] = beta2 * s[i] + (1 - beta2) * grads[i] ** 2
+            params[i] = params[i] - lr * (m[i] / (1 - beta1 ** step)) / (np.sqrt(s[i] / (1 - beta2 ** step)) + eps)
+    loss_min, T_best, p_best = best
+    return T_best, p_best, float(loss_min), history
+
+
+def estimate_transition(
+    labels: np.ndarray,
+    num_classes: int,
+    graph: NeighborGraph,
+    *,
+    rounds: int = 20,
+    sample_fraction: float = 0.8,
+    seed: int = 0,
+    steps: int = 1500,
+    lr: float = 0.1,
+) -> HOCResult:
+    """HOC on a pool: count consensus triples in ``rounds`` random subsamples (each a
+    ``sample_fraction`` share of the rows, neighbours searched inside the subsample),
+    average them, and solve the consensus equations for ``T`` and ``p``."""
+    labels = np.asarray(labels, dtype=np.int64)
+    n = len(labels)
+    K = int(num_classes)
+    rng = np.random.default_rng(seed)
+    size = max(3, min(n, int(round(sample_fraction * n))))
+    sums = [np.zeros(K), np.zeros((K, K)), np.zeros((K, K, K))]
+    dropped = 0
+    for _ in range(max(1, rounds)):
+        rows = np.sort(rng.choice(n, size=size, replace=False)) if size < n else np.arange(n)
+        in_sample = np.zeros(n, dtype=bool)
+        in_sample[rows] = True
+        idx, _, valid = restrict_to_sample(graph, rows, in_sample, 2)
+        ok = valid.all(axis=1)
+        dropped += int((~ok).sum())
+        counts = consensus_counts(labels[rows[ok]], labels[idx[ok, 0]], labels[idx[ok, 1]], K)
+        for total, c in zip(sums, counts):
+            total += c
+    consensus = tuple(s / max(1, rounds) for s in sums)
+    T, p, loss, history = solve_transition(consensus, steps=steps, lr=lr)
+    noisy_prior = np.bincount(labels, minlength=K).astype(np.float64) / n
+    return HOCResult(T=T, p=p, noisy_prior=noisy_prior, consensus=consensus, loss=loss,
+                     rounds=max(1, rounds), sample_size=size, dropped=dropped, history=history)

@@ -1,0 +1,99 @@
+"""Reading and checking what the curation commands are given; every problem is a
+:class:`~reliant.core.errors.UserError` naming the file, line and field."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+
+from reliant.core.data import Field, Records, Schema, load_array, load_records
+from reliant.core.errors import ConfigError, DataError
+
+POOL_SCHEMA = Schema([
+    Field("instruction"),
+    Field("input", required=False, default="", non_empty=False),
+    Field("output"),
+])
+
+
+def load_labels(path: Path, name: str = "labels", num_classes: int | None = None) -> np.ndarray:
+    """A 1-D array of non-negative integer labels (below ``num_classes`` when given)."""
+    labels = load_array(path, name=name, ndim=1, dtype="int")
+    return check_labels(labels, str(path), name, num_classes)
+
+
+def check_labels(labels: np.ndarray, source: str | None, name: str, num_classes: int | None) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
+        raise DataError("expected integer labels", file=source, field=name)
+    bad = np.flatnonzero(labels < 0)
+    if len(bad):
+        raise DataError(f"label {int(labels[bad[0]])} at row {int(bad[0]) + 1} is negative", file=source, field=name)
+    if num_classes is not None:
+        bad = np.flatnonzero(labels >= num_classes)
+        if len(bad):
+            raise DataError(f"label {int(labels[bad[0]])} at row {int(bad[0]) + 1} is not below "
+                            f"--num-classes {num_classes}", file=source, field=name)
+    return labels.astype(np.int64)
+
+
+def load_features(path: Path) -> np.ndarray:
+    return load_array(path, name="features", ndim=2, dtype="float").astype(np.float32)
+
+
+def load_text_records(path: Path, text_field: str, label_field: str | None) -> tuple[list[str], np.ndarray | None]:
+    """Texts (and labels, when ``label_field`` is given) from a records file."""
+    fields = [Field(text_field)]
+    if label_field:
+        fields.append(Field(label_field, "int", min=0))
+    records = load_records(path, schema=Schema(fields))
+    texts = [r[text_field] for r in records]
+    labels = np.array([r[label_field] for r in records], dtype=np.int64) if label_field else None
+    return texts, labels
+
+
+def load_pool(path: Path) -> tuple[Records, list[dict]]:
+    """An Alpaca-format pool (``instruction``, optional ``input``, ``output``): the validated
+    records and untouched copies to write back in the pool's own format."""
+    raw = load_records(path)
+    originals = [copy.deepcopy(dict(r)) for r in raw]
+    POOL_SCHEMA.validate(raw)
+    return raw, originals
+
+
+def pool_text(record: dict) -> str:
+    """The text embedded for a pool sample: instruction, input and output."""
+    parts = [record["instruction"], record.get("input") or "", record["output"]]
+    return "\n".join(p for p in parts if p)
+
+
+def load_scores(path: Path, n: int, num_levels: int) -> np.ndarray:
+    """Integer scores in ``0..num_levels-1``, one per pool sample."""
+    scores = load_array(path, name="scores", ndim=1, dtype="int")
+    if np.issubdtype(scores.dtype, np.floating) or scores.dtype == bool:
+        raise DataError("expected integer scores", file=path, field="scores")
+    bad = np.flatnonzero((scores < 0) | (scores >= num_levels))
+    if len(bad):
+        raise DataError(f"score {int(scores[bad[0]])} at row {int(bad[0]) + 1} is outside 0..{num_levels - 1}",
+                        file=path, field="scores")
+    if len(scores) != n:
+        raise DataError(f"has {len(scores)} scores but the pool has {n} samples", file=path, field="scores")
+    return scores.astype(np.int64)
+
+
+def check_embeddings(embeddings: np.ndarray, n: int, source: str | None) -> np.ndarray:
+    if len(embeddings) != n:
+        raise DataError(f"has {len(embeddings)} rows but there are {n} samples", file=source, field="embeddings")
+    return embeddings
+
+
+def check_positive(value: int | float, name: str, minimum: float = 1) -> None:
+    if value is None or value < minimum:
+        raise ConfigError(f"must be at least {minimum:g}, got {value}", field=name)
+
+
+def check_fraction(value: float, name: str) -> None:
+    if not (0.0 < value <= 1.0):
+        raise ConfigError(f"must be in (0, 1], got {value}", field=name)

@@ -1,0 +1,129 @@
+"""The k-NN graph every curation method reads, computed once per pool.
+
+HOC needs each sample's two nearest neighbours, SimiFeat its ``k`` nearest, DS2's long-tail
+score the mean distance to its ``k`` nearest over the whole pool. The official code builds
+a fresh ``n x n`` distance matrix in every subsample round; here one graph with a few
+spare neighbours is computed up front (exact via :func:`reliant.core.knn.knn`, or an
+inverted-file faiss index for very large pools) and each round keeps, for every sampled
+row, its nearest neighbours *that are also in the round's subsample*
+(:func:`restrict_to_sample`). With the spare neighbours this equals the neighbours a
+search inside the subsample would find, except for the rare row whose spare list holds too
+few sampled rows (reported as ``valid`` False and left out of that round).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reliant.core.errors import ConfigError
+from reliant.core.knn import knn
+
+GRAPH_BACKENDS = ("auto", "exact", "ivf")
+# "auto" switches to the approximate inverted-file index above this many rows.
+IVF_MIN_ROWS = 60_000
+
+
+@dataclass
+class NeighborGraph:
+    """``idx[i]``: the pool rows nearest to row ``i`` (self excluded), by descending
+    cosine similarity ``sims[i]``."""
+
+    sims: np.ndarray
+    idx: np.ndarray
+    backend: str
+
+    @property
+    def k(self) -> int:
+        return int(self.idx.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.idx.shape[0])
+
+
+def _unit_rows(features: np.ndarray) -> np.ndarray:
+    x = np.ascontiguousarray(features, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def _ivf_graph(features: np.ndarray, k: int, nprobe: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate top-k by an inverted-file index (k-means cells, ``nprobe`` cells searched)."""
+    import faiss
+
+    x = _unit_rows(features)
+    n, d = x.shape
+    nlist = int(max(16, min(4096, round(4 * np.sqrt(n)))))
+    quantizer = faiss.IndexFlatIP(d)
+    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(seed)
+    train = x[np.sort(rng.choice(n, size=min(n, 16 * nlist), replace=False))]
+    index.cp.seed = int(seed)
+    index.cp.niter = 10
+    index.cp.min_points_per_centroid = 8
+    index.train(train)
+    index.add(x)
+    index.nprobe = int(nprobe)
+    sims = np.empty((n, k), dtype=np.float32)
+    idx = np.empty((n, k), dtype=np.int64)
+    block = 65536
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        s, i = index.search(x[start:stop], k + 1)
+        rows = np.arange(start, stop)[:, None]
+        not_self = i != rows
+        # drop the row itself (or the last hit when the row was not returned)
+        order = np.argsort(~not_self, axis=1, kind="stable")[:, :k]
+        sims[start:stop] = np.take_along_axis(s, order, axis=1)
+        idx[start:stop] = np.take_along_axis(i, order, axis=1)
+    missing = idx < 0  # faiss pads with -1 when a probed cell set holds fewer than k rows
+    if missing.any():
+        sims[missing] = -1.0
+        idx[missing] = np.where(missing, np.arange(n)[:, None], idx)[missing]
+    return sims, idx
+
+
+def neighbor_graph(
+    features: np.ndarray,
+    k: int,
+    *,
+    backend: str = "auto",
+    nprobe: int = 16,
+    seed: int = 0,
+) -> NeighborGraph:
+    """Top-``k`` cosine neighbours of every row among the other rows.
+
+    ``backend``: ``"exact"`` (:func:`reliant.core.knn.knn`), ``"ivf"`` (faiss inverted
+    file, approximate, for pools of hundreds of thousands of rows on a CPU) or ``"auto"``
+    (ivf from :data:`IVF_MIN_ROWS` rows).
+    """
+    if backend not in GRAPH_BACKENDS:
+        raise ConfigError(f"unknown neighbour backend {backend!r} (choose {', '.join(GRAPH_BACKENDS)})",
+                          field="knn_backend")
+    n = len(features)
+    k = int(min(k, n - 1))
+    if k < 1:
+        raise ConfigError(f"need at least 2 rows to find neighbours, got {n}")
+    chosen = backend if backend != "auto" else ("ivf" if n >= IVF_MIN_ROWS else "exact")
+    if chosen == "exact":
+        sims, idx = knn(features, k=k, backend="exact")
+    else:
+        sims, idx = _ivf_graph(np.asarray(features), k, nprobe, seed)
+    return NeighborGraph(sims=np.asarray(sims, dtype=np.float32), idx=np.asarray(idx, dtype=np.int64), backend=chosen)
+
+
+def restrict_to_sample(
+    graph: NeighborGraph, rows: np.ndarray, in_sample: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of ``rows``, its ``k`` nearest neighbours among rows with ``in_sample`` True.
+
+    Returns ``(idx, sims, valid)`` of shape ``(len(rows), k)``; ``valid`` is False where the
+    graph's list held fewer than ``k`` sampled rows (those slots are padding).
+    """
+    idx = graph.idx[rows]
+    sims = graph.sims[rows]
+    member = in_sample[idx]
+    order = np.argsort(~member, axis=1, kind="stable")[:, :k]
+    return (np.take_along_axis(idx, order, axis=1), np.take_along_axis(sims, order, axis=1),
+            np.take_along_axis(member, order, axis=1))

@@ -1,0 +1,255 @@
+"""``reliant curate`` end to end: run directories, determinism, bad inputs exit 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from reliant.cli import app
+from reliant.curation.api import clusterable_features, make_transition
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+ALPACA = SHARED / "instructions" / "alpaca_random_9k.json"
+runner = CliRunner()
+
+
+def run_main(args):
+    """The console entry point in-process (one-line errors, exit 2)."""
+    from reliant.cli import main
+
+    argv = sys.argv
+    sys.argv = ["reliant", *args]
+    try:
+        main()
+        return 0
+    except SystemExit as exc:
+        return exc.code or 0
+    finally:
+        sys.argv = argv
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    d = tmp_path_factory.mktemp("labelled")
+    data = clusterable_features(800, 4, make_transition(4, 0.25, "random", seed=1), dim=16, seed=1)
+    np.save(d / "features.npy", data.features)
+    np.save(d / "labels.npy", data.noisy)
+    np.save(d / "clean.npy", data.clean)
+    return d, data
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pool")
+    data = clusterable_features(300, 6, make_transition(6, 0.3, "random", seed=2), dim=16, seed=2)
+    records = [{"instruction": f"Task number {i}", "input": "" if i % 2 else f"context {i}", "output": f"Answer {i}"}
+               for i in range(300)]
+    (d / "pool.json").write_text(json.dumps(records))
+    np.save(d / "emb.npy", data.features)
+    np.save(d / "scores.npy", data.noisy)
+    return d, data
+
+
+def test_diagnose_writes_run_directory(labelled, tmp_path):
+    d, data = labelled
+    out = tmp_path / "diag"
+    result = runner.invoke(app, ["curate", "diagnose", "--features", str(d / "features.npy"), "--labels",
+                                 str(d / "labels.npy"), "--clean-labels", str(d / "clean.npy"), "--out", str(out),
+                                 "--steps", "800"])
+    assert result.exit_code == 0, result.output
+    for name in ("config.yaml", "metrics.json", "report.html", "log.txt", "T.npy", "transition_matrix.png"):
+        assert (out / name).exists()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["T_max_abs_error"] < 0.1
+    assert abs(metrics["noise_rate_estimate"] - metrics["noise_rate_true"]) < 0.05
+    assert "estimated noise rate" in result.output
+    assert "<img" in (out / "report.html").read_text()
+
+
+def test_detect_is_deterministic_and_beats_chance(labelled, tmp_path):
+    d, data = labelled
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        result = runner.invoke(app, ["curate", "detect", "--features", str(d / "features.npy"), "--labels",
+                                     str(d / "labels.npy"), "--clean-labels", str(d / "clean.npy"), "--out", str(out),
+                                     "--seed", "3", "--steps", "500", "--detect-rounds", "5"])
+        assert result.exit_code == 0, result.output
+        outs.append(out)
+    flagged = [(o / "flagged.jsonl").read_text() for o in outs]
+    assert flagged[0] == flagged[1]
+    metrics = json.loads((outs[0] / "metrics.json").read_text())
+    assert metrics["detection"]["f1"] > 0.8 > metrics["random_f1"] + 0.3
+    assert "f1" in metrics["cleanlab"]
+    first = json.loads(flagged[0].splitlines()[0])
+    assert {"index", "label", "suggested_label", "flag_rate", "confidence", "clean_label"} <= set(first)
+
+
+def test_detect_from_a_records_file_with_vote(tmp_path, labelled, monkeypatch):
+    d, data = labelled
+    rows = [{"text": f"t{i}", "label": int(y)} for i, y in enumerate(data.noisy[:200])]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    import reliant.core.embeddings as embeddings
+
+    monkeypatch.setattr(embeddings, "embed", lambda texts, **kw: data.features[: len(texts)])
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["curate", "detect", "--data", str(tmp_path / "data.jsonl"), "--method", "vote",
+                                 "--no-baseline", "--steps", "300", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "metrics.json").read_text())["method"] == "simifeat-vote"
+
+
+def test_select_with_scores_and_embeddings(pool, tmp_path):
+    d, data = pool
+    out = tmp_path / "sel"
+    args = ["curate", "select", "--pool", str(d / "pool.json"), "--scores", str(d / "scores.npy"), "--embeddings",
+            str(d / "emb.npy"), "--budget", "50", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    selected = json.loads((out / "selected.json").read_text())
+    assert len(selected) == 50
+    # written in the pool's own format: the original records, unchanged
+    originals = json.loads((d / "pool.json").read_text())
+    assert all(s in originals for s in selected)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["selections"]) >= {"DS2", "random"}
+    curated = np.load(out / "curated_scores.npy")
+    assert np.mean(curated == data.clean) > np.mean(data.noisy == data.clean)
+    # deterministic
+    out2 = tmp_path / "sel2"
+    assert runner.invoke(app, args[:-1] + [str(out2)]).exit_code == 0
+    assert (out2 / "selected.json").read_text() == (out / "selected.json").read_text()
+
+
+def test_rate_and_select_with_an_llm_rater(pool, tmp_path, monkeypatch):
+    d, data = pool
+
+    class Echo:
+        def __init__(self):
+            self.n = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return None
+
+        def chat(self, chats, **kw):
+            out = []
+            for chat in chats:
+                number = int(chat[-1]["content"].split("Task number ")[1].split()[0])
+                out.append([json.dumps({"overall": 3 + number % 8})])
+            return out
+
+    import reliant.core.llm as llm
+
+    monkeypatch.setattr(llm, "make_backend", lambda spec, **kw: Echo())
+    small = tmp_path / "small.jsonl"
+    records = json.loads((d / "pool.json").read_text())[:40]
+    small.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "rate"
+    result = runner.invoke(app, ["curate", "rate", "--pool", str(small), "--rater", "fake", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    scores = np.load(out / "scores.npy")
+    assert scores.tolist() == [min(5, max(0, 3 + i % 8 - 4)) for i in range(40)]
+    np.save(tmp_path / "emb.npy", data.features[:40])
+    out = tmp_path / "sel"
+    result = runner.invoke(app, ["curate", "select", "--pool", str(small), "--rater", "fake", "--embeddings",
+                                 str(tmp_path / "emb.npy"), "--budget", "10", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len((out / "selected.jsonl").read_text().splitlines()) == 10
+
+
+def _bad_pool_cases(d: Path):
+    good = json.loads((d / "pool.json").read_text())
+    cases = {}
+    cases["empty"] = ("[]", None, "contains no records")
+    missing_instruction = [dict(r) for r in good]
+    del missing_instruction[4]["instruction"]
+    cases["no-instruction"] = (json.dumps(missing_instruction), None, "field 'instruction': missing")
+    missing_output = [dict(r) for r in good]
+    del missing_output[7]["output"]
+    cases["no-output"] = (json.dumps(missing_output), None, "field 'output': missing")
+    scores = np.load(d / "scores.npy")
+    out_of_range = scores.copy()
+    out_of_range[9] = 7
+    cases["range"] = (json.dumps(good), out_of_range, "score 7 at row 10 is outside 0..5")
+    cases["length"] = (json.dumps(good), scores[:-5], "has 295 scores but the pool has 300 samples")
+    negative = scores.copy()
+    negative[0] = -1
+    cases["negative"] = (json.dumps(good), negative, "score -1 at row 1 is outside 0..5")
+    return cases
+
+
+@pytest.mark.parametrize("case", ["empty", "no-instruction", "no-output", "range", "length", "negative"])
+def test_select_bad_inputs_exit_2(pool, tmp_path, capsys, case):
+    d, _ = pool
+    text, scores, expected = _bad_pool_cases(d)[case]
+    (tmp_path / "pool.json").write_text(text)
+    np.save(tmp_path / "scores.npy", np.load(d / "scores.npy") if scores is None else scores)
+    out = tmp_path / "run"
+    code = run_main(["curate", "select", "--pool", str(tmp_path / "pool.json"), "--scores",
+                     str(tmp_path / "scores.npy"), "--embeddings", str(d / "emb.npy"), "--budget", "5",
+                     "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert expected in err and len(err.splitlines()) == 1, err
+    assert not out.exists() and not list(tmp_path.glob(".run*"))
+
+
+@pytest.mark.parametrize(("make", "extra", "expected"), [
+    (lambda d, t: np.save(t / "labels.npy", np.load(d / "labels.npy")[:-1]), [], "has 799 labels but there are 800"),
+    (lambda d, t: np.save(t / "labels.npy", np.where(np.arange(800) == 2, -3, np.load(d / "labels.npy"))), [],
+     "label -3 at row 3 is negative"),
+    (lambda d, t: np.save(t / "labels.npy", np.load(d / "labels.npy")), ["--num-classes", "3"],
+     "is not below --num-classes 3"),
+    (lambda d, t: np.save(t / "labels.npy", np.load(d / "labels.npy")), ["--method", "magic"], "unknown method 'magic'"),
+    (lambda d, t: (t / "labels.npy").write_bytes(b"not an array"), [], "labels.npy: field 'labels'"),
+    (lambda d, t: np.save(t / "labels.npy", np.load(d / "labels.npy")), ["--sample-fraction", "1.5"],
+     "field 'sample_fraction': must be in (0, 1]"),
+])
+def test_detect_bad_inputs_exit_2(labelled, tmp_path, capsys, make, extra, expected):
+    d, _ = labelled
+    make(d, tmp_path)
+    out = tmp_path / "run"
+    code = run_main(["curate", "detect", "--features", str(d / "features.npy"), "--labels", str(tmp_path / "labels.npy"),
+                     "--out", str(out), *extra])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert expected in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_features_with_nan_exit_2(labelled, tmp_path, capsys):
+    d, _ = labelled
+    features = np.load(d / "features.npy")
+    features[5, 2] = np.nan
+    np.save(tmp_path / "f.npy", features)
+    code = run_main(["curate", "diagnose", "--features", str(tmp_path / "f.npy"), "--labels", str(d / "labels.npy"),
+                     "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "f.npy: field 'features': contains NaN" in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ALPACA.exists(), reason="Alpaca samples not present")
+def test_select_on_alpaca_with_offline_embedder(tmp_path):
+    """End to end on real Alpaca-format data, the packaged embedder and a score file."""
+    records = json.loads(ALPACA.read_text())[:200]
+    pool = tmp_path / "alpaca.json"
+    pool.write_text(json.dumps(records))
+    scores = np.random.default_rng(0).integers(0, 6, size=len(records))
+    np.save(tmp_path / "scores.npy", scores)
+    out = tmp_path / "sel"
+    result = runner.invoke(app, ["curate", "select", "--pool", str(pool), "--scores", str(tmp_path / "scores.npy"),
+                                 "--budget", "40", "--embedding-cache", str(tmp_path / "emb.npy"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    selected = json.loads((out / "selected.json").read_text())
+    assert len(selected) == 40 and all(s in records for s in selected)
+    assert (tmp_path / "emb.npy").exists()
