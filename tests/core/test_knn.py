@@ -251,3 +251,23 @@ def test_bad_input_raises_user_error(args, kwargs, message):
     with pytest.raises(UserError, match=message) as info:
         knn(*args, **kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_ivf_backend_with_all_cells_probed_equals_exact():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(600, 12)).astype(np.float32)
+    exact_sims, exact_idx = knn(points, k=5, backend="exact")
+    sims, idx = knn(points, k=5, backend="ivf", nprobe=4096, seed=0)
+    np.testing.assert_array_equal(idx, exact_idx)
+    np.testing.assert_allclose(sims, exact_sims, atol=1e-5)
+
+
+def test_ivf_backend_is_close_to_exact_with_few_probes():
+    rng = np.random.default_rng(1)
+    centers = rng.normal(size=(20, 16))
+    points = (centers[rng.integers(0, 20, 3000)] + 0.3 * rng.normal(size=(3000, 16))).astype(np.float32)
+    _, exact_idx = knn(points, k=5, backend="exact")
+    _, idx = knn(points, k=5, backend="ivf", nprobe=8, seed=0)
+    assert not (idx == np.arange(3000)[:, None]).any()
+    recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(exact_idx, idx)])
+    assert recall > 0.9

@@ -29,7 +29,7 @@ from reliant.core.models import resolve_device
 
 __all__ = ["BACKENDS", "knn"]
 
-BACKENDS = ("auto", "exact", "torch", "faiss")
+BACKENDS = ("auto", "exact", "torch", "faiss", "ivf")
 
 # "auto" prefers faiss on the CPU above this many query x pool pairs.
 FAISS_MIN_PAIRS = 5e7
@@ -247,6 +247,44 @@ def _search_faiss(queries: np.ndarray, pool: np.ndarray, k: int, exclude_self: b
     return sims_out, idx_out
 
 
+def _search_ivf(queries: np.ndarray, pool: np.ndarray, k: int, exclude_self: bool, block_size: int,
+                nprobe: int, seed: int):
+    """Approximate search in a faiss inverted-file index: k-means cells over the pool, ``nprobe``
+    cells searched per query. With ``nprobe`` >= the number of cells it is exact."""
+    try:
+        import faiss
+    except ImportError:
+        raise UserError("k-NN backend 'ivf' needs the faiss-cpu package (pip install faiss-cpu)") from None
+    n_pool, dim = pool.shape
+    cells = int(max(1, min(4096, round(4 * np.sqrt(n_pool)), n_pool // 8)))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, cells, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(n_pool, size=min(n_pool, 16 * cells), replace=False))
+    index.cp.seed = int(seed)
+    index.cp.niter = 10
+    index.cp.min_points_per_centroid = 8
+    index.train(np.ascontiguousarray(pool[sample], dtype=np.float32))
+    for start in range(0, n_pool, _CHUNK_ROWS):
+        index.add(np.ascontiguousarray(pool[start : start + _CHUNK_ROWS], dtype=np.float32))
+    index.nprobe = int(max(1, nprobe))
+    wanted = k + 1 if exclude_self else k
+    n_queries = queries.shape[0]
+    sims_out = np.empty((n_queries, k), dtype=np.float32)
+    idx_out = np.empty((n_queries, k), dtype=np.int64)
+    for start in range(0, n_queries, max(block_size, 1)):
+        stop = min(start + max(block_size, 1), n_queries)
+        sims, idx = index.search(np.ascontiguousarray(queries[start:stop], dtype=np.float32), wanted)
+        if exclude_self:
+            # Move each query's own row to the end, then keep the first k.
+            own = idx == np.arange(start, stop)[:, None]
+            order = np.argsort(own, axis=1, kind="stable")[:, :k]
+            sims, idx = np.take_along_axis(sims, order, axis=1), np.take_along_axis(idx, order, axis=1)
+        # faiss pads with -1 when the probed cells hold fewer than k rows.
+        sims = np.where(idx < 0, -np.inf, sims).astype(np.float32)
+        sims_out[start:stop], idx_out[start:stop] = sims, idx
+    return sims_out, idx_out
+
+
 # ---------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------
@@ -262,6 +300,8 @@ def knn(
     block_size: int = 4096,
     normalized: bool = False,
     device: str = "auto",
+    nprobe: int = 16,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` cosine neighbours of each query row among the pool rows.
 
@@ -272,11 +312,16 @@ def knn(
         exclude_self: leave out pool row ``i`` for query ``i`` (by index, so an exact
             duplicate elsewhere is still found). Defaults to True when ``pool`` is None,
             else False; with a pool it needs as many pool rows as queries.
-        backend: ``"auto"``, ``"exact"``, ``"torch"`` or ``"faiss"`` (see module doc).
+        backend: ``"auto"``, ``"exact"``, ``"torch"``, ``"faiss"`` (see module doc) or
+            ``"ivf"``: approximate faiss inverted-file search for pools of hundreds of
+            thousands of rows on a CPU; rows whose probed cells hold fewer than ``k``
+            candidates are padded with index -1 and similarity -inf.
         block_size: queries per similarity block, at most (shrunk to bound memory).
         normalized: trust that rows are already unit length; otherwise L2-normalised copies
             are used (all-zero rows stay zero and have similarity 0 to everything).
         device: torch device for the torch backend (``"auto"``: CUDA when available).
+        nprobe: cells searched per query by the ivf backend (more: slower, closer to exact).
+        seed: seed of the ivf backend's k-means.
 
     Returns:
         ``(sims, idx)``: float32 and int64 arrays of shape ``(n, k)``, each row by
@@ -318,6 +363,8 @@ def knn(
         sims, idx = _search_exact(query_array, pool_array, k, exclude_self, block_size)
     elif chosen == "torch":
         sims, idx = _search_torch(query_array, pool_array, k, exclude_self, block_size, device)
-    else:
+    elif chosen == "faiss":
         sims, idx = _search_faiss(query_array, pool_array, k, exclude_self, block_size)
+    else:
+        sims, idx = _search_ivf(query_array, pool_array, k, exclude_self, block_size, nprobe, seed)
     return _sort_topk(sims, idx)

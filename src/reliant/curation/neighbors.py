@@ -3,8 +3,8 @@
 HOC needs each sample's two nearest neighbours, SimiFeat its ``k`` nearest, DS2's long-tail
 score the mean distance to its ``k`` nearest over the whole pool. The official code builds
 a fresh ``n x n`` distance matrix in every subsample round; here one graph with a few
-spare neighbours is computed up front (exact via :func:`reliant.core.knn.knn`, or an
-inverted-file faiss index for very large pools) and each round keeps, for every sampled
+spare neighbours is computed up front (:func:`reliant.core.knn.knn`, exact, or its
+inverted-file faiss backend for very large pools) and each round keeps, for every sampled
 row, its nearest neighbours *that are also in the round's subsample*
 (:func:`restrict_to_sample`). With the spare neighbours this equals the neighbours a
 search inside the subsample would find, except for the rare row whose spare list holds too
@@ -42,48 +42,6 @@ class NeighborGraph:
         return int(self.idx.shape[0])
 
 
-def _unit_rows(features: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(features, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
-
-
-def _ivf_graph(features: np.ndarray, k: int, nprobe: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate top-k by an inverted-file index (k-means cells, ``nprobe`` cells searched)."""
-    import faiss
-
-    x = _unit_rows(features)
-    n, d = x.shape
-    nlist = int(max(16, min(4096, round(4 * np.sqrt(n)))))
-    quantizer = faiss.IndexFlatIP(d)
-    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-    rng = np.random.default_rng(seed)
-    train = x[np.sort(rng.choice(n, size=min(n, 16 * nlist), replace=False))]
-    index.cp.seed = int(seed)
-    index.cp.niter = 10
-    index.cp.min_points_per_centroid = 8
-    index.train(train)
-    index.add(x)
-    index.nprobe = int(nprobe)
-    sims = np.empty((n, k), dtype=np.float32)
-    idx = np.empty((n, k), dtype=np.int64)
-    block = 65536
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        s, i = index.search(x[start:stop], k + 1)
-        rows = np.arange(start, stop)[:, None]
-        not_self = i != rows
-        # drop the row itself (or the last hit when the row was not returned)
-        order = np.argsort(~not_self, axis=1, kind="stable")[:, :k]
-        sims[start:stop] = np.take_along_axis(s, order, axis=1)
-        idx[start:stop] = np.take_along_axis(i, order, axis=1)
-    missing = idx < 0  # faiss pads with -1 when a probed cell set holds fewer than k rows
-    if missing.any():
-        sims[missing] = -1.0
-        idx[missing] = np.where(missing, np.arange(n)[:, None], idx)[missing]
-    return sims, idx
-
-
 def neighbor_graph(
     features: np.ndarray,
     k: int,
@@ -109,7 +67,9 @@ def neighbor_graph(
     if chosen == "exact":
         sims, idx = knn(features, k=k, backend="exact")
     else:
-        sims, idx = _ivf_graph(np.asarray(features), k, nprobe, seed)
+        sims, idx = knn(features, k=k, backend="ivf", nprobe=nprobe, seed=seed)
+        # Padding (index -1) counts as the farthest possible neighbour, never as a sampled row.
+        sims = np.where(idx < 0, -1.0, sims)
     return NeighborGraph(sims=np.asarray(sims, dtype=np.float32), idx=np.asarray(idx, dtype=np.int64), backend=chosen)
 
 
@@ -123,7 +83,7 @@ def restrict_to_sample(
     """
     idx = graph.idx[rows]
     sims = graph.sims[rows]
-    member = in_sample[idx]
+    member = (idx >= 0) & in_sample[np.maximum(idx, 0)]
     order = np.argsort(~member, axis=1, kind="stable")[:, :k]
     return (np.take_along_axis(idx, order, axis=1), np.take_along_axis(sims, order, axis=1),
             np.take_along_axis(member, order, axis=1))
