@@ -1,0 +1,192 @@
+"""Benchmark FEWL against its baselines, measured in the same run, on real question/answer texts
+with *simulated* reference LLMs of known expertise (no real LLM runs offline here).
+
+Setups (each over several seeds; gold labels only judge, FEWL never sees them):
+
+* ``chale`` — CHALE (Natural Questions): the three answer sets non-halu / mid-halu / halu are
+  the three candidate "models" (the paper's CHALE setup). A simulated reference that answers
+  correctly says the NQ short or long answer; otherwise it says that question's halu or
+  mid-halu answer, or (the lazy one) another question's answer. Claim checked: FEWL ranks
+  non-halu > mid-halu > halu, measured as pairwise AUROC of the answer scores and the order
+  of the three sets' mean scores.
+* ``truthfulqa`` — TruthfulQA's correct/incorrect answers; eight candidate models of spread
+  accuracy with different answer styles; claim checked: FEWL's model ranking agrees with
+  the true hallucination rates (Spearman ρ) better than the baselines.
+* ``builtin`` — the same on reliant's shipped fictitious-people corpus.
+
+Methods: FEWL, FEWL without the laziness penalty, FEWL with uniform weights (ablations), the
+similarity to a single reference (the first, expert-a), the unweighted reference
+average, and SelfCheckGPT-style self-consistency. Ratios are FEWL over the reference average.
+Writes fewl.json and fewl.png.
+
+    nice python benchmarks/bench_fewl.py --setups chale --questions 200 --seeds 0,1,2 \
+        --samples 3 --out benchmarks/results/fewl_chale
+    nice python benchmarks/bench_fewl.py --setups truthfulqa,builtin --questions 120 --seeds 0,1,2 \
+        --samples 2 --out benchmarks/results/fewl_ranking
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from reliant.core.plotting import PALETTE, figure_png, new_figure
+from reliant.hallucination.api import FEWLParams, TextEncoder, qa_from_records
+from reliant.hallucination.metrics import answer_auroc
+from reliant.hallucination.scoring import score_qa
+from reliant.hallucination.simulate import (
+    chale_candidates,
+    default_candidates,
+    default_references,
+    load_items,
+    simulate_records,
+)
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PATHS = {"chale": DATA / "chale" / "chale.json", "truthfulqa": DATA / "truthfulqa" / "TruthfulQA.csv", "builtin": None}
+VARIANTS = {
+    "fewl": {},
+    "fewl_no_laziness": {"laziness_penalty": False},
+    "fewl_uniform": {"weighting": "uniform"},
+}
+BASELINES = ("single_reference", "reference_average", "self_consistency")
+
+
+def pairwise_auroc(scores: dict[str, np.ndarray], better: str, worse: str) -> float:
+    """AUROC of telling ``worse`` answers from ``better`` ones (higher score = better)."""
+    values = np.concatenate([scores[better], scores[worse]])
+    gold = np.concatenate([np.zeros(len(scores[better])), np.ones(len(scores[worse]))])
+    return answer_auroc(values, gold)
+
+
+def run_setup(setup: str, n_questions: int, seed: int, encoder: TextEncoder, neighbors: int, n_samples: int = 3) -> dict:
+    items = load_items(setup, PATHS[setup], limit=n_questions, seed=seed)
+    candidates = chale_candidates() if setup == "chale" else default_candidates(8, seed=0)
+    references = default_references([i.group for i in items], seed=seed)
+    records = simulate_records(items, candidates, references, n_wrong=5, n_samples=n_samples, seed=seed)
+    qa = qa_from_records(records, source=setup)
+    methods: dict[str, dict[str, np.ndarray]] = {}
+    evaluation: dict[str, dict[str, float]] = {}
+    weights = None
+    for name, change in VARIANTS.items():
+        result = score_qa(qa, encoder, FEWLParams(neighbors=neighbors, **change))
+        methods[name] = result.scores
+        evaluation[name] = result.evaluation["fewl"]
+        if name == "fewl":
+            for baseline in BASELINES:
+                methods[baseline] = result.baselines[baseline]
+                evaluation[baseline] = result.evaluation[baseline]
+            weights = result.mean_weights()
+    out = {"setup": setup, "seed": seed, "questions": len(qa), "evaluation": evaluation, "reference_weights": weights,
+           "true_rates": {m: float(np.nanmean(g)) for m, g in qa.gold.items()}}
+    if setup == "chale":
+        out["pairwise_auroc"] = {
+            method: {f"{a}>{b}": pairwise_auroc(scores, a, b)
+                     for a, b in (("non-halu", "mid-halu"), ("mid-halu", "halu"), ("non-halu", "halu"))}
+            for method, scores in methods.items()
+        }
+        out["mean_scores"] = {method: {m: float(np.mean(s)) for m, s in scores.items()} for method, scores in methods.items()}
+        out["order_holds"] = {
+            method: bool(means["non-halu"] > means["mid-halu"] > means["halu"]) for method, means in out["mean_scores"].items()
+        }
+    return out
+
+
+def summarize(runs: list[dict]) -> dict:
+    summary: dict = {}
+    for setup in sorted({r["setup"] for r in runs}):
+        mine = [r for r in runs if r["setup"] == setup]
+        table = {}
+        for method in mine[0]["evaluation"]:
+            row = {}
+            for key in ("spearman", "kendall", "auroc"):
+                values = [r["evaluation"][method].get(key, math.nan) for r in mine]
+                row[key] = {"mean": float(np.nanmean(values)), "std": float(np.nanstd(values)), "values": values}
+            if setup == "chale":
+                for pair in mine[0]["pairwise_auroc"][method]:
+                    values = [r["pairwise_auroc"][method][pair] for r in mine]
+                    row[f"auroc {pair}"] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "values": values}
+                row["order non>mid>halu holds"] = f"{sum(r['order_holds'][method] for r in mine)}/{len(mine)}"
+            table[method] = row
+        base = table["reference_average"]
+        ratios = {}
+        for key in ("spearman", "auroc"):
+            if base[key]["mean"] and math.isfinite(base[key]["mean"]):
+                ratios[f"fewl/reference_average {key}"] = table["fewl"][key]["mean"] / base[key]["mean"]
+        summary[setup] = {"methods": table, "ratios": ratios, "seeds": [r["seed"] for r in mine]}
+    return summary
+
+
+def plot(summary: dict, path: Path) -> None:
+    setups = list(summary)
+    fig, axes = new_figure(4.2 * len(setups), 3.8, ncols=len(setups))
+    axes = np.atleast_1d(axes)
+    for ax, setup in zip(axes, setups):
+        table = summary[setup]["methods"]
+        methods = list(table)
+        keys = ["auroc", "spearman"] if setup != "chale" else ["auroc non-halu>mid-halu", "auroc mid-halu>halu", "auroc non-halu>halu"]
+        width = 0.8 / len(keys)
+        x = np.arange(len(methods))
+        for j, key in enumerate(keys):
+            means = [table[m][key]["mean"] for m in methods]
+            stds = [table[m][key]["std"] for m in methods]
+            ax.bar(x + j * width, means, width, yerr=stds, color=PALETTE[j], label=key.replace("auroc ", ""))
+        ax.set_xticks(x + width * (len(keys) - 1) / 2)
+        ax.set_xticklabels([m.replace("_", "\n") for m in methods], fontsize=7)
+        ax.set_ylim(0, 1.3)
+        ax.set_title(f"{setup} (simulated references)")
+        ax.legend(fontsize=7, loc="upper center", ncol=len(keys))
+    path.write_bytes(figure_png(fig))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setups", default="chale,truthfulqa,builtin")
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--neighbors", type=int, default=25)
+    parser.add_argument("--samples", type=int, default=3, help="candidate's own samples (self-consistency)")
+    parser.add_argument("--embedding-cache", default=str(Path.home() / ".cache" / "reliant" / "fewl-bench"))
+    parser.add_argument("--out", default="benchmarks/results/fewl")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    encoder = TextEncoder(cache_dir=args.embedding_cache)
+    runs, start, summary = [], time.time(), {}
+
+    def save() -> dict:
+        summary = summarize(runs)
+        payload = {"summary": summary, "runs": runs, "config": vars(args), "seconds": round(time.time() - start, 1),
+                   "platform": platform.platform(), "python": sys.version.split()[0],
+                   "note": "reference LLMs, IW/CO generators and candidate models are simulated from the datasets' "
+                           "labelled answers"}
+        (out / "fewl.json").write_text(json.dumps(payload, indent=2, default=float) + "\n")
+        plot(summary, out / "fewl.png")
+        return summary
+
+    for setup in args.setups.split(","):
+        if PATHS[setup] is not None and not PATHS[setup].exists():
+            print(f"skip {setup}: {PATHS[setup]} not found", file=sys.stderr)
+            continue
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            t = time.time()
+            runs.append(run_setup(setup, args.questions, seed, encoder, args.neighbors, args.samples))
+            ev = runs[-1]["evaluation"]
+            print(f"{setup} seed {seed}: FEWL auroc {ev['fewl']['auroc']:.3f} rho {ev['fewl']['spearman']:.3f} | "
+                  f"ref-avg auroc {ev['reference_average']['auroc']:.3f} rho {ev['reference_average']['spearman']:.3f} "
+                  f"({time.time() - t:.0f} s)", flush=True)
+        if runs:
+            summary = save()
+    print(json.dumps({s: {m: {k: round(v["mean"], 3) for k, v in row.items() if isinstance(v, dict)}
+                          for m, row in summary[s]["methods"].items()} for s in summary}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Python entry points of the hallucination capability: FEWL (Wei et al. 2024, arXiv:2402.10412),
+a hallucination score that needs no gold-standard answers.
+
+>>> from reliant.hallucination.api import score
+>>> result = score("answers.jsonl")                       # references + IW answers in the file
+>>> result.model_table()                                   # per-model mean FEWL, rate, rank
+>>> result.scores["model-a"]                               # per-question FEWL of model-a's answers
+
+or with reference LLMs answering (local transformers or OpenAI-compatible servers)::
+
+    score("answers.jsonl", reference_llms=["openai:llama3@http://127.0.0.1:8000/v1", "hf:Qwen/Qwen2.5-0.5B-Instruct"],
+          wrong_llm="openai:llama3@http://127.0.0.1:8000/v1")
+
+The formulas live in :mod:`reliant.hallucination.fewl`; the data format in
+:mod:`reliant.hallucination.inputs`; simulated reference LLMs of known expertise (for offline
+checks) in :mod:`reliant.hallucination.simulate`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from reliant.core.llm import LLMBackend
+from reliant.hallucination.fewl import expertise_weights, fewl_scores, select_neighbors
+from reliant.hallucination.inputs import QASet, attach_references, load_qa, qa_from_records
+from reliant.hallucination.report import select_examples, write_report
+from reliant.hallucination.scoring import FEWLParams, FEWLResult, score_qa
+from reliant.hallucination.similarity import OneHotEncoder, TextEncoder
+
+__all__ = [
+    "FEWLParams",
+    "FEWLResult",
+    "QASet",
+    "ScoreConfig",
+    "OneHotEncoder",
+    "TextEncoder",
+    "demo_stage",
+    "expertise_weights",
+    "fewl_scores",
+    "load_qa",
+    "make_encoder",
+    "qa_from_records",
+    "run_score",
+    "score",
+    "select_examples",
+    "select_neighbors",
+]
+
+
+def score(
+    data: str | os.PathLike | QASet | Sequence[Mapping[str, Any]],
+    *,
+    references: str | os.PathLike | None = None,
+    reference_llms: Sequence[str | LLMBackend] = (),
+    wrong_llm: str | LLMBackend | None = None,
+    n_wrong: int = 5,
+    correct: bool = True,
+    sample_llms: Mapping[str, str | LLMBackend] | None = None,
+    n_samples: int = 5,
+    params: FEWLParams | None = None,
+    encoder: Any = None,
+    embedder: str = "all-MiniLM-L6-v2",
+    embedding_cache: str | os.PathLike | None = None,
+    model_name: str = "candidate",
+    limit: int | None = None,
+    max_new_tokens: int = 64,
+    seed: int = 0,
+) -> FEWLResult:
+    """FEWL scores (and the baselines) of every candidate answer in ``data``.
+
+    Args:
+        data: a question/answer file (jsonl/json/csv/parquet), a :class:`QASet`, or records.
+        references: a separate file of reference answers (joined on ``id`` or by position).
+        reference_llms: backends or spec strings (``hf:...``, ``openai:model@url``, ``tiny``)
+            whose greedy answers become additional reference answers.
+        wrong_llm: backend that writes the intentionally wrong (IW) answers and their
+            corrections (CO) for the expertise weights.
+        sample_llms: ``{candidate model: backend}``; ``n_samples`` sampled answers of each
+            (temperature 1) feed the self-consistency baseline.
+        params: FEWL's parameters (:class:`FEWLParams`).
+        encoder: text encoder (``encode(texts) -> unit rows``); default: ``embedder``.
+        embedder: ``"exact"`` or a sentence-embedding model (MiniLM by default, via
+            :func:`reliant.core.embeddings.embed`); ``embedding_cache`` caches its vectors.
+        seed: seed for generation (scoring itself is deterministic).
+    """
+    from reliant.core.seeding import set_seed
+    from reliant.hallucination.generate import fill_from_backends
+
+    set_seed(seed)
+    if isinstance(data, QASet):
+        qa = data
+    elif isinstance(data, (str, os.PathLike)):
+        qa = load_qa(data, model_name=model_name, limit=limit)
+    else:
+        qa = qa_from_records(list(data), model_name=model_name)
+    if references is not None:
+        attach_references(qa, references)
+    if reference_llms or wrong_llm is not None or sample_llms:
+        fill_from_backends(qa, reference_llms, wrong_llm, n_wrong=n_wrong, correct=correct,
+                           max_new_tokens=max_new_tokens, seed=seed, sample_llms=sample_llms, n_samples=n_samples)
+    if encoder is None:
+        encoder = make_encoder(embedder, qa, cache_dir=embedding_cache)
+    return score_qa(qa, encoder, params or FEWLParams())
+
+
+def make_encoder(embedder: str, qa: QASet | None = None, *, cache_dir: str | os.PathLike | None = None) -> Any:
+    """``"exact"`` (similarity 1 for identical texts, else 0; for short canonical answers) or a
+    sentence-embedding model name/path (:class:`TextEncoder`)."""
+    if embedder == "exact":
+        count = 1 if qa is None else len(set(qa.texts()))
+        return OneHotEncoder(dim=max(count, 1))
+    return TextEncoder(embedder, cache_dir=cache_dir)
+
+
+
+@dataclass
+class ScoreConfig:
+    """Options of ``reliant hallucination score`` (defaults < --config YAML < flags)."""
+
+    data: Optional[str] = None
+    references: Optional[str] = None
+    reference_llm: Optional[list] = None
+    wrong_llm: Optional[str] = None
+    n_wrong: int = 5
+    sample_llm: Optional[list] = None
+    n_samples: int = 5
+    correct: bool = True
+    model_name: str = "candidate"
+    embedder: str = "all-MiniLM-L6-v2"
+    embedding_cache: Optional[str] = None
+    neighbors: int = 25
+    neighbor_max_sim: float = 0.95
+    divergence: str = "tv"
+    temperature: float = 0.1
+    weighting: str = "expertise"
+    laziness_penalty: bool = True
+    penalty_weighting: str = "expertise"
+    threshold: str = "auto"
+    baseline_reference: int = 0
+    select: int = 0
+    limit: Optional[int] = None
+    max_new_tokens: int = 64
+    seed: int = 0
+
+    def params(self) -> FEWLParams:
+        return FEWLParams(
+            neighbors=self.neighbors, neighbor_max_sim=self.neighbor_max_sim, divergence=self.divergence,
+            temperature=self.temperature, weighting=self.weighting, laziness_penalty=self.laziness_penalty,
+            penalty_weighting=self.penalty_weighting, threshold=str(self.threshold),
+            baseline_reference=self.baseline_reference,
+        )
+
+
+def run_score(config: ScoreConfig, out: str | os.PathLike | None = None, overwrite: bool = False,
+              encoder: Any = None) -> tuple[Path, list[str]]:
+    """The ``score`` command: score ``config.data`` and write a run directory; returns its path and
+    summary lines."""
+    from reliant.core.errors import ConfigError
+    from reliant.core.rundir import run_directory
+    from reliant.core.seeding import set_seed
+
+    if not config.data:
+        raise ConfigError("no data file: give --data FILE (jsonl/json/csv/parquet)", field="data")
+    if config.limit is not None and config.limit < 1:
+        raise ConfigError(f"limit must be >= 1, got {config.limit}", field="limit")
+    if config.select < 0:
+        raise ConfigError(f"select must be >= 0, got {config.select}", field="select")
+    params = config.params()
+    params.check()
+    from reliant.hallucination.fewl import divergence
+
+    divergence(params.divergence)
+    set_seed(config.seed)
+    sample_llms = {}
+    for entry in config.sample_llm or []:
+        model, sep, spec = str(entry).partition("=")
+        if not sep or not model.strip() or not spec.strip():
+            raise ConfigError(f"expected MODEL=SPEC, got {entry!r}", field="sample_llm")
+        sample_llms[model.strip()] = spec.strip()
+    # Read and check every input before the run directory exists.
+    qa = load_qa(config.data, model_name=config.model_name, limit=config.limit)
+    if config.references:
+        attach_references(qa, config.references)
+    with run_directory("hallucination score", config, out, title="FEWL hallucination scores", overwrite=overwrite) as run:
+        run.log(f"{len(qa)} questions, candidate models: {', '.join(qa.models)}")
+        result = score(qa, reference_llms=list(config.reference_llm or []), wrong_llm=config.wrong_llm,
+                       n_wrong=config.n_wrong, sample_llms=sample_llms, n_samples=config.n_samples, correct=config.correct, params=params, encoder=encoder,
+                       embedder=config.embedder, embedding_cache=config.embedding_cache,
+                       max_new_tokens=config.max_new_tokens, seed=config.seed)
+        run.log(f"references: {', '.join(result.qa.reference_names)}")
+        metrics = write_report(run, result, select=config.select)
+        run.add_metrics(metrics)
+        best = result.model_table()[0]
+        run.add_headline("questions", len(qa))
+        run.add_headline(f"best model ({best['model']}) mean FEWL", best["mean FEWL"])
+        if "fewl" in result.evaluation:
+            run.add_headline("FEWL AUROC vs gold", result.evaluation["fewl"].get("auroc"))
+    lines = [
+        f"{row['rank']:>3}. {row['model']}: mean FEWL {row['mean FEWL']:.4f}, hallucination rate {row['hallucination rate']:.3f}"
+        for row in result.model_table()
+    ]
+    for name, values in result.evaluation.items():
+        lines.append(f"vs gold, {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
+    return run.path, lines
+
+
+def demo_stage(run: Any, seed: int) -> dict:
+    """FEWL for ``reliant demo``: simulated reference LLMs of known expertise answer the built-in
+    fictitious-people questions; FEWL ranks five candidate models without gold answers and is
+    judged against the held-out gold labels beside the baselines (< 60 s on 2 CPUs)."""
+    from reliant.hallucination.simulate import default_candidates, default_references, load_items, simulate_records
+
+    items = load_items("builtin", limit=32, seed=seed)
+    records = simulate_records(items, default_candidates(5, seed=seed), default_references([i.group for i in items], seed=seed),
+                               n_wrong=2, n_samples=0, seed=seed)
+    qa = qa_from_records(records, source="builtin-simulated")
+    result = score_qa(qa, TextEncoder(), FEWLParams(neighbors=8))
+    write_report(run, result, prefix="Hallucination (FEWL): ", files=False)
+    fewl = result.evaluation.get("fewl", {})
+    average = result.evaluation.get("reference_average", {})
+    run.add_headline("FEWL model-ranking ρ (simulated refs)", fewl.get("spearman"))
+    run.add_text("Hallucination (FEWL): what was simulated",
+                 "Reference LLMs and candidates are simulated from the built-in corpus's correct and perturbed "
+                 "answers (known accuracies; one lazy reference). FEWL sees only texts; gold labels judge it.")
+    return {
+        "fewl_spearman": fewl.get("spearman"),
+        "fewl_auroc": fewl.get("auroc"),
+        "reference_average_spearman": average.get("spearman"),
+        "reference_average_auroc": average.get("auroc"),
+        "reference_weights": result.mean_weights(),
+    }
