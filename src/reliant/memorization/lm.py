@@ -1,0 +1,257 @@
+"""Membership scores and extraction probes for causal language models.
+
+Examples are either whole texts (every token scored, Min-K% style) or question/answer
+pairs in the shared QA format (only the answer is scored, given the question prompt) --
+the same convention :mod:`reliant.core.models` uses everywhere, so a tiny LM trained on QA
+pairs is probed exactly as it was trained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from reliant.core.data import Record, load_records
+from reliant.core.errors import ConfigError, DataError
+from reliant.core.models import encode_prompt_answer, greedy_generate, model_device, pad_encoded
+from reliant.core.prompts import qa_prompt
+from reliant.memorization import metrics as M
+
+ATTACKS = ("loss", "zlib", "reference", "min_k", "min_k_pp")
+ATTACK_LABELS = {
+    "loss": "LOSS",
+    "zlib": "zlib ratio",
+    "reference": "reference ratio",
+    "min_k": "Min-K%",
+    "min_k_pp": "Min-K%++",
+}
+
+
+@contextmanager
+def small_model_threads(*models: Any, max_parameters: int = 20_000_000) -> Iterator[None]:
+    """Run tiny CPU models on one intra-op thread: their matrices are too small for
+    threads to pay off, and on a busy machine the extra threads only spin (a 6x slowdown
+    was measured here on two shared cores). Larger or GPU models are left alone."""
+    small = all(
+        model_device(m).type == "cpu" and sum(p.numel() for p in m.parameters()) <= max_parameters for m in models
+    )
+    if not small:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One text to probe: ``prompt`` (may be empty) and the ``target`` text that is scored."""
+
+    prompt: str
+    target: str
+    source: str = ""
+    line: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}:{self.line}" if self.line is not None else self.source
+
+
+def examples_from_records(records: Sequence[dict], source: str = "") -> list[Example]:
+    """Turn records with ``text`` (or ``question`` and ``answer``) into examples; a record
+    with neither is a one-line DataError naming its file, line and field."""
+    examples = []
+    for index, record in enumerate(records, start=1):
+        src = getattr(record, "source", source)
+        line = getattr(record, "line", index)
+
+        def fail(message: str, field: str) -> DataError:
+            return DataError(message, file=src or None, line=line, field=field)
+
+        if "text" in record and record["text"] is not None:
+            text = record["text"]
+            if not isinstance(text, str):
+                raise fail(f"expected text, got {type(text).__name__}", "text")
+            if not text.strip():
+                raise fail("is empty", "text")
+            examples.append(Example("", text.strip(), src, line))
+        elif "question" in record or "answer" in record:
+            for name in ("question", "answer"):
+                value = record.get(name)
+                if value is None:
+                    raise fail("missing (a record needs 'text', or 'question' and 'answer')", name)
+                if not isinstance(value, str):
+                    raise fail(f"expected text, got {type(value).__name__}", name)
+                if not value.strip():
+                    raise fail("is empty", name)
+            examples.append(Example(qa_prompt(record["question"]), record["answer"].strip(), src, line))
+        else:
+            raise fail("missing (a record needs 'text', or 'question' and 'answer')", "text")
+    return examples
+
+
+def load_examples(path: Any, limit: int | None = None) -> list[Example]:
+    """Read examples from a jsonl/json/csv/parquet file (or a JSON list of strings)."""
+    import json
+    from pathlib import Path
+
+    file = Path(str(path)).expanduser()
+    if file.is_file() and file.suffix == ".json":
+        # MUSE's privleak files are plain JSON lists of strings.
+        try:
+            value = json.loads(file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            value = None
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            records = [Record({"text": v}, str(path), i) for i, v in enumerate(value, start=1)]
+            return examples_from_records(records[:limit] if limit else records)
+    records = load_records(path, limit=limit)
+    return examples_from_records(records)
+
+
+@dataclass
+class TokenStats:
+    """Per-token statistics of one example's target tokens under a model."""
+
+    logprobs: np.ndarray
+    means: np.ndarray
+    stds: np.ndarray
+
+
+@torch.inference_mode()
+def token_statistics(
+    model: Any, tokenizer: Any, examples: Sequence[Example], *, batch_size: int = 16, max_length: int | None = None
+) -> list[TokenStats]:
+    """For every target token: its log-probability, and the mean and standard deviation of
+    the log-probability under the model's next-token distribution at that position (the
+    moments Min-K%++ needs). Prompt/answer boundaries follow :mod:`reliant.core.models`."""
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be at least 1, got {batch_size}", field="batch_size")
+    encoded = [encode_prompt_answer(tokenizer, e.prompt, e.target) for e in examples]
+    if max_length:
+        encoded = [(ids[:max_length], start) for ids, start in encoded]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    device = model_device(model)
+    order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
+    results: list[TokenStats | None] = [None] * len(encoded)
+    was_training = bool(getattr(model, "training", False))
+    model.eval()
+    try:
+        for begin in range(0, len(order), batch_size):
+            chosen = order[begin : begin + batch_size]
+            batch = pad_encoded([encoded[i] for i in chosen], pad_id)
+            logits = model(
+                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
+            ).logits
+            for row, i in enumerate(chosen):
+                ids, start = encoded[i]
+                if start >= len(ids):
+                    results[i] = TokenStats(np.zeros(0), np.zeros(0), np.zeros(0))
+                    continue
+                logp_all = torch.log_softmax(logits[row, start - 1 : len(ids) - 1].float(), dim=-1)
+                targets = batch["input_ids"][row, start : len(ids)].to(logp_all.device)
+                token_logp = logp_all.gather(-1, targets[:, None]).squeeze(-1)
+                probs = logp_all.exp()
+                mean = (probs * logp_all).sum(-1)
+                var = ((probs * logp_all.square()).sum(-1) - mean.square()).clamp_min(0)
+                results[i] = TokenStats(token_logp.cpu().numpy(), mean.cpu().numpy(), var.sqrt().cpu().numpy())
+    finally:
+        if was_training:
+            model.train()
+    return [r for r in results if r is not None]
+
+
+def membership_scores(
+    target_stats: Sequence[TokenStats],
+    examples: Sequence[Example],
+    *,
+    reference_stats: Sequence[TokenStats] | None = None,
+    k: float = 0.2,
+    attacks: Sequence[str] = ATTACKS,
+) -> dict[str, np.ndarray]:
+    """Every requested attack's score per example (higher = more likely a member).
+    ``reference`` needs ``reference_stats``; it is skipped when they are absent."""
+    unknown = [a for a in attacks if a not in ATTACKS]
+    if unknown:
+        raise ConfigError(f"unknown attack(s) {unknown} (choose from {', '.join(ATTACKS)})", field="attacks")
+    for stats, example in zip(target_stats, examples):
+        if len(stats.logprobs) == 0:
+            raise DataError("has no tokens to score", file=example.source or None, line=example.line, field="text")
+    out: dict[str, np.ndarray] = {}
+    for attack in attacks:
+        if attack == "loss":
+            out[attack] = np.array([M.loss_score(s.logprobs) for s in target_stats])
+        elif attack == "zlib":
+            out[attack] = np.array([M.zlib_score(s.logprobs, e.target) for s, e in zip(target_stats, examples)])
+        elif attack == "min_k":
+            out[attack] = np.array([M.min_k_score(s.logprobs, k) for s in target_stats])
+        elif attack == "min_k_pp":
+            out[attack] = np.array([M.min_k_plus_plus_score(s.logprobs, s.means, s.stds, k) for s in target_stats])
+        elif attack == "reference" and reference_stats is not None:
+            out[attack] = np.array(
+                [M.reference_score(s.logprobs, r.logprobs) for s, r in zip(target_stats, reference_stats)]
+            )
+    return out
+
+
+@dataclass
+class ExtractionResult:
+    prefixes: list[str]
+    suffixes: list[str]
+    generations: list[str]
+    exact: np.ndarray
+    edit_distance: np.ndarray  # normalised by the suffix length in tokens
+    rouge_l: np.ndarray
+
+
+def extraction(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Example],
+    *,
+    prefix_tokens: int = 32,
+    suffix_tokens: int = 32,
+    batch_size: int = 16,
+) -> ExtractionResult:
+    """Discoverable memorization (Carlini et al., 2023): give the model a prefix of a
+    training example and decode greedily; the example is extracted when the continuation
+    reproduces the true suffix exactly (token for token over the suffix length), and
+    approximately memorised when its normalised token edit distance is small or its
+    ROUGE-L F1 high. QA examples use the question prompt as prefix and the answer as
+    suffix; texts are split after ``prefix_tokens`` tokens, the next ``suffix_tokens``
+    being the suffix (texts too short for both are split in the middle)."""
+    if prefix_tokens < 1 or suffix_tokens < 1:
+        raise ConfigError("prefix and suffix lengths must be at least 1 token", field="prefix_tokens")
+    prefixes, suffixes, suffix_ids = [], [], []
+    for e in examples:
+        if e.prompt:
+            prefixes.append(e.prompt)
+            suffixes.append(e.target)
+            suffix_ids.append(tokenizer(e.target, add_special_tokens=False)["input_ids"])
+            continue
+        ids = tokenizer(e.target, add_special_tokens=False)["input_ids"]
+        cut = prefix_tokens if len(ids) > prefix_tokens + 1 else max(1, len(ids) // 2)
+        prefixes.append(tokenizer.decode(ids[:cut]))
+        suffix = ids[cut : cut + suffix_tokens]
+        suffix_ids.append(suffix)
+        suffixes.append(tokenizer.decode(suffix))
+    longest = max((len(s) for s in suffix_ids), default=1)
+    generations = greedy_generate(model, tokenizer, prefixes, max_new_tokens=max(1, longest + 2), batch_size=batch_size)
+    exact, edits, rouge = [], [], []
+    for generated, ref_text in zip(generations, suffixes):
+        # Both sides tokenised from stripped text, so a leading space never counts as an edit.
+        ref = ref_text.strip()
+        ref_ids = tokenizer(ref, add_special_tokens=False)["input_ids"]
+        gen_ids = tokenizer(generated.strip(), add_special_tokens=False)["input_ids"][: len(ref_ids)]
+        exact.append(" ".join(generated.split()).startswith(" ".join(ref.split())))
+        edits.append(M.token_edit_distance(gen_ids, ref_ids) / max(1, len(ref_ids)))
+        rouge.append(M.rouge_l_f1(tokenizer.decode(gen_ids), ref))
+    return ExtractionResult(prefixes, suffixes, generations, np.array(exact, dtype=bool), np.array(edits), np.array(rouge))

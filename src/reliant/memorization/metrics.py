@@ -1,0 +1,410 @@
+"""Formulas for memorization and membership inference, each written from its paper.
+
+Model level (how well an attack tells members from non-members):
+
+* :func:`roc_points`, :func:`auroc`, :func:`tpr_at_fpr` -- the ROC curve of a score where
+  **higher means "more likely a member"**, computed exactly on ties: every distinct score
+  value is one threshold, so tied examples always fall on the same side of it (no
+  interpolation, no random tie-breaking). TPR at a fixed FPR is the largest TPR among the
+  ROC points whose FPR does not exceed the target, as in Carlini et al. (2022, "Membership
+  Inference Attacks From First Principles", Sec. III, "TPR at low FPR").
+
+Example level, language models (inputs are per-token log-probabilities):
+
+* :func:`loss_score` -- the LOSS attack (Yeom et al., 2018): mean token log-likelihood.
+* :func:`zlib_score` -- Carlini et al. (2021, "Extracting Training Data from Large
+  Language Models", Sec. 5.1): the model's log-likelihood relative to the zlib entropy
+  of the text.
+* :func:`reference_score` -- reference-model calibration (Carlini et al., 2021, Sec. 5.1
+  "comparing to other neural language models"; Mireshghallah et al., 2022 likelihood
+  ratio): target log-likelihood minus a reference model's.
+* :func:`min_k_score` -- Min-K% Prob (Shi et al., 2024, Eq. 1).
+* :func:`min_k_plus_plus_score` -- Min-K%++ (Zhang et al., 2025, Eq. 3-4): each token's
+  log-probability standardised by the mean and standard deviation of the log-probability
+  under the model's own next-token distribution.
+* :func:`exposure` / :func:`exposure_sampled` -- exposure of an inserted canary
+  (Carlini et al., 2019, "The Secret Sharer", Def. 3 and Sec. 4.3).
+* :func:`token_edit_distance`, :func:`rouge_l_f1`, exact match -- extractable /
+  discoverable memorization (Carlini et al., 2021; Carlini et al., 2023, "Quantifying
+  Memorization Across Neural Language Models": a prefix from the training data makes the
+  model greedily emit its true suffix).
+
+Example level, classifiers trained many times on random subsets:
+
+* :func:`counterfactual_memorization` (Zhang et al., 2021, Eq. 1) and
+  :func:`influence_matrix` (Feldman & Zhang, 2020, Eq. 1-2, subsampled estimator).
+* :func:`forgetting_events` (Toneva et al., 2019, Sec. 3).
+* :func:`lira_online` / :func:`lira_offline` (Carlini et al., 2022, Alg. 1 and Sec. VI-B)
+  on :func:`logit_confidence` (their Eq. 5 "logit scaling").
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from reliant.core.errors import ConfigError, UserError
+
+__all__ = [
+    "auroc",
+    "bootstrap_auroc",
+    "counterfactual_memorization",
+    "exposure",
+    "exposure_sampled",
+    "forgetting_events",
+    "influence_matrix",
+    "lira_offline",
+    "lira_online",
+    "logit_confidence",
+    "loss_score",
+    "min_k_plus_plus_score",
+    "min_k_score",
+    "reference_score",
+    "roc_points",
+    "rouge_l_f1",
+    "token_edit_distance",
+    "tpr_at_fpr",
+    "zlib_score",
+]
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _scores(values: Any, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=float).reshape(-1) if not isinstance(values, np.ndarray) else values.astype(float).reshape(-1)
+    if array.size == 0:
+        raise UserError(f"{name}: no scores")
+    if not np.all(np.isfinite(array)):
+        raise UserError(f"{name}: scores must be finite numbers (found NaN or inf)")
+    return array
+
+
+def _logprobs(values: Any, name: str = "token_logprobs") -> np.ndarray:
+    array = np.asarray(values, dtype=float).reshape(-1)
+    if array.size == 0:
+        raise UserError(f"{name}: a text with no tokens cannot be scored")
+    if not np.all(np.isfinite(array)):
+        raise UserError(f"{name}: log-probabilities must be finite")
+    if (array > 1e-6).any():
+        raise UserError(f"{name}: log-probabilities must be <= 0 (got a positive value; NLLs?)")
+    return array
+
+
+def _fraction(k: float, name: str = "k") -> float:
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k <= 1:
+        raise ConfigError(f"must be a fraction in (0, 1], got {k!r}", field=name)
+    return float(k)
+
+
+# ----------------------------------------------------------------------------- ROC
+
+
+def roc_points(member_scores: Any, nonmember_scores: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exact ROC curve of "predict member when score >= t" over every distinct t.
+
+    Returns ``(fpr, tpr, thresholds)``, starting at (0, 0) with threshold +inf and ending at
+    (1, 1). Tied scores share one threshold, so the curve moves diagonally across a tie
+    block instead of pretending the tie can be split.
+    """
+    members = _scores(member_scores, "member scores")
+    nonmembers = _scores(nonmember_scores, "non-member scores")
+    thresholds = np.unique(np.concatenate([members, nonmembers]))[::-1]
+    m_sorted = np.sort(members)
+    n_sorted = np.sort(nonmembers)
+    # number of scores >= t = n - (number of scores < t)
+    tp = len(members) - np.searchsorted(m_sorted, thresholds, side="left")
+    fp = len(nonmembers) - np.searchsorted(n_sorted, thresholds, side="left")
+    tpr = np.concatenate([[0.0], tp / len(members)])
+    fpr = np.concatenate([[0.0], fp / len(nonmembers)])
+    return fpr, tpr, np.concatenate([[np.inf], thresholds])
+
+
+def auroc(member_scores: Any, nonmember_scores: Any) -> float:
+    """Area under the ROC curve = P(member score > non-member score) + 1/2 P(tie)
+    (the Mann-Whitney statistic; equals the trapezoid area of :func:`roc_points`)."""
+    members = _scores(member_scores, "member scores")
+    nonmembers = _scores(nonmember_scores, "non-member scores")
+    n_sorted = np.sort(nonmembers)
+    below = np.searchsorted(n_sorted, members, side="left")
+    ties = np.searchsorted(n_sorted, members, side="right") - below
+    return float((below.sum() + 0.5 * ties.sum()) / (len(members) * len(nonmembers)))
+
+
+def tpr_at_fpr(member_scores: Any, nonmember_scores: Any, fpr: float) -> float:
+    """Largest TPR reachable with a threshold whose FPR is at most ``fpr`` (exact on ties:
+    a threshold inside a tie block is not allowed). With ``n`` non-members an FPR below
+    ``1/n`` only admits thresholds that no non-member reaches."""
+    if not 0 <= fpr <= 1:
+        raise ConfigError(f"FPR must be in [0, 1], got {fpr!r}", field="fpr")
+    fprs, tprs, _ = roc_points(member_scores, nonmember_scores)
+    allowed = fprs <= fpr + 1e-12
+    return float(tprs[allowed].max())
+
+
+def bootstrap_auroc(
+    member_scores: Any, nonmember_scores: Any, *, n_boot: int = 200, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of :func:`auroc` (members and non-members resampled
+    separately with replacement)."""
+    members = _scores(member_scores, "member scores")
+    nonmembers = _scores(nonmember_scores, "non-member scores")
+    rng = np.random.default_rng(seed)
+    values = [
+        auroc(rng.choice(members, len(members)), rng.choice(nonmembers, len(nonmembers))) for _ in range(n_boot)
+    ]
+    alpha = (1 - level) / 2
+    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
+# ----------------------------------------------------------------------------- LM scores
+
+
+def loss_score(token_logprobs: Any) -> float:
+    """LOSS attack (Yeom et al., 2018): the mean token log-likelihood, i.e. minus the loss.
+    Higher = more likely a member."""
+    return float(_logprobs(token_logprobs).mean())
+
+
+def zlib_score(token_logprobs: Any, text: str) -> float:
+    """zlib calibration (Carlini et al., 2021, Sec. 5.1): mean log-likelihood divided by the
+    zlib entropy of the text, measured as the length in bytes of ``zlib.compress`` of its
+    UTF-8 encoding. Texts that are easy to compress (repetitive, so likely under any model)
+    are discounted. Higher = more likely a member."""
+    if not isinstance(text, str) or not text:
+        raise UserError("zlib score needs the non-empty text that was scored")
+    return float(_logprobs(token_logprobs).mean() / len(zlib.compress(text.encode("utf-8"))))
+
+
+def reference_score(target_logprobs: Any, reference_logprobs: Any) -> float:
+    """Reference-model calibration (Carlini et al., 2021, Sec. 5.1; the likelihood-ratio
+    attack of Mireshghallah et al., 2022): target mean log-likelihood minus the reference
+    model's on the same text (the log of the perplexity ratio). Text that any model finds
+    easy scores near 0; text only the target finds easy scores high."""
+    return float(_logprobs(target_logprobs).mean() - _logprobs(reference_logprobs, "reference_logprobs").mean())
+
+
+def _lowest_fraction_mean(values: np.ndarray, k: float) -> float:
+    count = max(1, int(len(values) * k))
+    return float(np.sort(values)[:count].mean())
+
+
+def min_k_score(token_logprobs: Any, k: float = 0.2) -> float:
+    """Min-K% Prob (Shi et al., 2024, Eq. 1): mean log-probability of the ``k`` fraction of
+    tokens the model finds least likely (``int(n * k)`` tokens, at least one). A member
+    has few very unlikely tokens. Higher = more likely a member."""
+    return _lowest_fraction_mean(_logprobs(token_logprobs), _fraction(k))
+
+
+def min_k_plus_plus_score(token_logprobs: Any, means: Any, stds: Any, k: float = 0.2) -> float:
+    """Min-K%++ (Zhang et al., 2025, Eq. 3-4). Each token's log-probability is standardised
+    by ``mu_t = E_{z~p(.|x<t)}[log p(z|x<t)]`` and
+    ``sigma_t = sqrt(E[log p(z|x<t)^2] - mu_t^2)`` (the moments of the log-probability under
+    the model's own next-token distribution), then the lowest ``k`` fraction is averaged as
+    in Min-K%. Training pushes a member's tokens to local maxima of the likelihood, i.e.
+    high above ``mu_t``. A zero ``sigma_t`` (a one-hot distribution) is floored at 1e-6."""
+    logp = _logprobs(token_logprobs)
+    mu = np.asarray(means, dtype=float).reshape(-1)
+    sigma = np.asarray(stds, dtype=float).reshape(-1)
+    if not (len(mu) == len(sigma) == len(logp)):
+        raise UserError(f"Min-K%++ needs one mean and std per token: {len(logp)} tokens, {len(mu)} means, {len(sigma)} stds")
+    if (sigma < 0).any() or not np.all(np.isfinite(mu)) or not np.all(np.isfinite(sigma)):
+        raise UserError("Min-K%++ standard deviations must be finite and non-negative")
+    standardised = (logp - mu) / np.maximum(sigma, 1e-6)
+    return _lowest_fraction_mean(standardised, _fraction(k))
+
+
+# ----------------------------------------------------------------------------- canaries
+
+
+def exposure(canary_nll: float, candidate_nlls: Any) -> tuple[float, int]:
+    """Exposure of a canary by exact enumeration (Carlini et al., 2019, Def. 3):
+    ``log2 |R| - log2 rank``, where ``R`` is the whole randomness space (the canary plus
+    ``candidate_nlls``, every other secret that fits the format) and ``rank`` is the
+    canary's 1-based position when all secrets are sorted by the model's negative
+    log-likelihood. Ties rank against the canary (rank = 1 + every other secret at most as
+    likely), so a model that cannot tell secrets apart gets exposure ~0, never a lucky
+    high one. Returns ``(exposure, rank)``."""
+    candidates = _scores(candidate_nlls, "candidate NLLs")
+    if not math.isfinite(canary_nll):
+        raise UserError("canary NLL must be finite")
+    rank = 1 + int(np.sum(candidates <= canary_nll))
+    space = len(candidates) + 1
+    return float(math.log2(space) - math.log2(rank)), rank
+
+
+def exposure_sampled(canary_nll: float, sampled_nlls: Any) -> float:
+    """Exposure estimated from a uniform sample of the randomness space (Carlini et al.,
+    2019, Sec. 4.3: ``rank / |R|`` is the probability that a random secret is at least as
+    likely as the canary): ``-log2((#{sampled <= canary} + 1) / (n + 1))``. The +1 keeps
+    the estimate finite; it cannot exceed ``log2(n + 1)``."""
+    sample = _scores(sampled_nlls, "sampled NLLs")
+    if not math.isfinite(canary_nll):
+        raise UserError("canary NLL must be finite")
+    at_least_as_likely = int(np.sum(sample <= canary_nll))
+    return float(-math.log2((at_least_as_likely + 1) / (len(sample) + 1)))
+
+
+# ----------------------------------------------------------------------------- extraction
+
+
+def token_edit_distance(a: Sequence[Any], b: Sequence[Any]) -> int:
+    """Levenshtein distance between two token sequences (insert, delete, substitute = 1)."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+        previous = current
+    return previous[-1]
+
+
+def rouge_l_f1(prediction: str, reference: str) -> float:
+    """ROUGE-L F1 on lower-cased whitespace words (Lin, 2004): the longest common
+    subsequence ``L`` gives precision ``L/|pred|`` and recall ``L/|ref|``; F1 is their
+    harmonic mean (0 when either text is empty)."""
+    p, r = prediction.lower().split(), reference.lower().split()
+    if not p or not r:
+        return 0.0
+    previous = [0] * (len(r) + 1)
+    for x in p:
+        current = [0]
+        for j, y in enumerate(r, start=1):
+            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[j - 1]))
+        previous = current
+    lcs = previous[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(p), lcs / len(r)
+    return 2 * precision * recall / (precision + recall)
+
+
+# ----------------------------------------------------------------------------- subsets
+
+
+def _matrix(values: Any, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.ndim != 2 or array.size == 0:
+        raise UserError(f"{name} must be a non-empty (models x examples) matrix")
+    if not np.all(np.isfinite(array)):
+        raise UserError(f"{name} must be finite")
+    return array
+
+
+def counterfactual_memorization(performance: Any, included: Any) -> np.ndarray:
+    """Counterfactual memorization (Zhang et al., 2021, Eq. 1) of each example ``x``:
+    ``E_{S contains x}[M(f_S, x)] - E_{S lacks x}[M(f_S, x)]`` over models trained on random
+    subsets ``S``. ``performance[m, i]`` is model ``m``'s measure on example ``i``
+    (correctness for Feldman's self-influence, or the probability of the label);
+    ``included[m, i]`` says whether ``i`` was in model ``m``'s training subset. An example
+    never (or always) included gets NaN."""
+    perf = _matrix(performance, "performance")
+    mask = np.asarray(included, dtype=bool)
+    if mask.shape != perf.shape:
+        raise UserError(f"performance is {perf.shape} but included is {mask.shape}")
+    n_in = mask.sum(axis=0)
+    n_out = (~mask).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_in = np.where(n_in > 0, (perf * mask).sum(axis=0) / np.maximum(n_in, 1), np.nan)
+        mean_out = np.where(n_out > 0, (perf * ~mask).sum(axis=0) / np.maximum(n_out, 1), np.nan)
+    return mean_in - mean_out
+
+
+def influence_matrix(test_performance: Any, included: Any) -> np.ndarray:
+    """Feldman & Zhang (2020) subsampled influence estimate, Eq. 2:
+    ``infl[i, j] = E_{S contains i}[M(f_S, z_j)] - E_{S lacks i}[M(f_S, z_j)]`` for every
+    training example ``i`` and test example ``j``; ``test_performance[m, j]`` is model
+    ``m``'s measure on test example ``j`` and ``included[m, i]`` the subset membership."""
+    perf = _matrix(test_performance, "test_performance")
+    mask = np.asarray(included, dtype=float)
+    if mask.ndim != 2 or mask.shape[0] != perf.shape[0]:
+        raise UserError(f"test_performance has {perf.shape[0]} models but included has {mask.shape[0]} rows")
+    n_in = mask.sum(axis=0)[:, None]
+    n_out = (1 - mask).sum(axis=0)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_in = (mask.T @ perf) / n_in
+        mean_out = ((1 - mask).T @ perf) / n_out
+    return np.where((n_in > 0) & (n_out > 0), mean_in - mean_out, np.nan)
+
+
+def forgetting_events(correct_history: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Forgetting events (Toneva et al., 2019): ``correct_history[t, i]`` says whether
+    example ``i`` was classified correctly at evaluation ``t``; a forgetting event is a
+    transition from correct at ``t`` to incorrect at ``t + 1``. Returns ``(counts,
+    never_learned)``; never-learned examples are the ones the paper counts as infinitely
+    forgotten (reported separately here so the counts stay integers)."""
+    history = np.asarray(correct_history, dtype=bool)
+    if history.ndim != 2 or history.shape[0] < 1:
+        raise UserError("correct_history must be an (evaluations x examples) matrix")
+    counts = np.sum(history[:-1] & ~history[1:], axis=0).astype(int)
+    never_learned = ~history.any(axis=0)
+    return counts, never_learned
+
+
+# ----------------------------------------------------------------------------- LiRA
+
+
+def logit_confidence(logits: Any, labels: Any) -> np.ndarray:
+    """LiRA's logit scaling (Carlini et al., 2022, Eq. 5): ``phi = log(p / (1 - p))`` with
+    ``p`` the softmax probability of the true label, computed stably as
+    ``z_y - logsumexp_{y' != y} z_{y'}`` from the logits ``z``."""
+    z = np.asarray(logits, dtype=float)
+    y = np.asarray(labels, dtype=int).reshape(-1)
+    if z.ndim != 2 or len(z) != len(y):
+        raise UserError(f"logits must be (examples x classes) with one label each; got {z.shape} and {len(y)} labels")
+    if y.min() < 0 or y.max() >= z.shape[1]:
+        raise UserError(f"labels must be in [0, {z.shape[1] - 1}]")
+    true = z[np.arange(len(y)), y]
+    others = z.copy()
+    others[np.arange(len(y)), y] = -np.inf
+    top = others.max(axis=1, keepdims=True)
+    rest = top[:, 0] + np.log(np.exp(others - top).sum(axis=1))
+    return true - rest
+
+
+def _normal_logpdf(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    return -0.5 * np.log(2 * np.pi * std**2) - (x - mean) ** 2 / (2 * std**2)
+
+
+def _stds(values: np.ndarray, global_variance: bool) -> np.ndarray:
+    if global_variance:
+        return np.full(values.shape[1], max(float(np.nanstd(values)), 1e-6))
+    return np.maximum(np.nanstd(values, axis=0), 1e-6)
+
+
+def lira_online(target_phi: Any, in_phi: Any, out_phi: Any, *, global_variance: bool = False) -> np.ndarray:
+    """Online LiRA (Carlini et al., 2022, Alg. 1): fit a Gaussian to the shadow models'
+    logit-scaled confidences on each example when it was IN their training set and one
+    when it was OUT, and score the target's confidence by the log likelihood ratio
+    ``log N(phi; mu_in, sigma_in^2) - log N(phi; mu_out, sigma_out^2)``.
+
+    ``in_phi``/``out_phi`` are (shadow models x examples) with NaN where a model did not
+    have the example on that side. ``global_variance`` uses one variance for all examples
+    (the paper's fixed-variance variant, better with few shadow models)."""
+    phi = _scores(target_phi, "target confidences")
+    ins = np.asarray(in_phi, dtype=float)
+    outs = np.asarray(out_phi, dtype=float)
+    if ins.shape[1:] != phi.shape or outs.shape[1:] != phi.shape:
+        raise UserError("shadow confidences must be (models x examples) with the target's number of examples")
+    mean_in, mean_out = np.nanmean(ins, axis=0), np.nanmean(outs, axis=0)
+    std_in, std_out = _stds(ins, global_variance), _stds(outs, global_variance)
+    return _normal_logpdf(phi, mean_in, std_in) - _normal_logpdf(phi, mean_out, std_out)
+
+
+def lira_offline(target_phi: Any, out_phi: Any, *, global_variance: bool = False) -> np.ndarray:
+    """Offline LiRA (Carlini et al., 2022, Sec. VI-B): only OUT shadow models; a one-sided
+    test of how far the target's confidence lies above the OUT Gaussian,
+    ``log Phi((phi - mu_out) / sigma_out)`` (higher = more likely a member)."""
+    from scipy.stats import norm
+
+    phi = _scores(target_phi, "target confidences")
+    outs = np.asarray(out_phi, dtype=float)
+    if outs.shape[1:] != phi.shape:
+        raise UserError("shadow confidences must be (models x examples) with the target's number of examples")
+    mean_out = np.nanmean(outs, axis=0)
+    std_out = _stds(outs, global_variance)
+    return norm.logcdf((phi - mean_out) / std_out)
