@@ -327,7 +327,7 @@ def add_to_report(run: RunDirectory, results: dict, prefix: str = "") -> dict:
                   highlight=[len(rows) - 1])
     run.add_figure(f"{prefix}δ-worst accuracy", plot_delta_worst(results),
                    caption="δ = 0 is the balanced accuracy; large δ the worst-class accuracy. Dotted: the δ DROPS was "
-                           "fitted for.", save_as=f"{prefix.strip(' :').replace(' ', '_') or 'drops'}_delta_worst.png")
+                           "fitted for.", save_as="drops_delta_worst.png")
     run.add_figure(f"{prefix}Worst-class and shifted-prior accuracy", plot_summary(results),
                    caption="Forward: test classes mixed like the training prior π; backward: like π reversed.")
     names = [n for n in results["methods"] if n in ("no adjustment", "logit adjustment", "DROPS")]
@@ -343,7 +343,7 @@ def add_to_report(run: RunDirectory, results: dict, prefix: str = "") -> dict:
         name: {s: {k: v for k, v in rep.items()} for s, rep in entry.items()}
         for name, entry in results["methods"].items()
     }
-    run.add_metrics({f"{prefix.strip(' :') or 'drops'}": {
+    run.add_metrics({"drops": {
         "methods": metrics, "deltas": results["deltas"], "eval_delta": results["eval_delta"],
         "evaluated_on": results["evaluated_on"],
         "weights": drops.weights_.tolist(), "offsets": drops.offsets_.tolist(), "lambda": drops.lambda_,

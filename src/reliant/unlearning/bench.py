@@ -36,17 +36,10 @@ QA_PER_AUTHOR = 20
 
 # Step sizes tuned once for the tiny models (a from-scratch 2M-parameter LM moves much
 # more per step than a 7B fine-tune, so TOFU's 1e-5 would do nothing here).
-DEFAULT_LR = {
-    "flat": 2e-4,
-    "ga": 5e-5,
-    "gd": 5e-5,
-    "ga_kl": 5e-5,
-    "npo": 2e-4,
-    "npo_gd": 2e-4,
-    "simnpo": 2e-4,
-    "idkdpo": 2e-4,
-    "retain_ft": 2e-4,
-}
+# One learning rate for every method, as TOFU's protocol does. 3e-4 is the largest rate at
+# which no method collapses the built-in tiny LM in 5 epochs (at 1e-3 FLAT and GA drive
+# retain ROUGE-L to ~0); see docs/results/unlearning.md.
+DEFAULT_LR = {method: 3e-4 for method in ("flat", "ga", "gd", "ga_kl", "npo", "npo_gd", "simnpo", "idkdpo", "retain_ft")}
 
 
 @dataclass
@@ -340,21 +333,35 @@ def _report(run: Any, config: BenchConfig, rows, table, histories, sample_questi
 # --------------------------------------------------------------------------- demo
 
 
+DEMO_PEOPLE = 40
+DEMO_SETTINGS_KW = dict(vocab_size=2048, hidden_size=128, num_layers=3, num_heads=4, intermediate_size=384)
+
+
+def _demo_settings() -> Any:
+    from reliant.core.tiny_lm import TinyLMSettings
+
+    return TinyLMSettings(**DEMO_SETTINGS_KW)
+
+
 def builtin_demo(run: Any, seed: int) -> dict:
-    """FLAT, GA and NPO forgetting 10% of the built-in fictitious people from the default
-    tiny LM, scored against a tiny LM never trained on them."""
+    """FLAT, GA and NPO forgetting 10% of 40 built-in fictitious people from a small tiny LM,
+    scored against the same tiny LM trained without them (both built once, then cached)."""
     from reliant.core.builtin_data import builtin_qa, split_forget_retain
     from reliant.core.models import load_causal_lm
-    from reliant.core.tiny_lm import DEFAULT_PEOPLE, build_tiny_lm, default_tiny_lm
+    from reliant.core.tiny_lm import build_tiny_lm
     from reliant.unlearning.api import unlearn
 
-    records = builtin_qa(n_people=DEFAULT_PEOPLE, seed=0)
+    records = builtin_qa(n_people=DEMO_PEOPLE, seed=0)
     forget, retain = split_forget_retain(records, 0.1)
-    target_dir = default_tiny_lm()
-    retrained_dir = build_tiny_lm(
-        [qa_prompt(r["question"]) for r in retain], [r["answer"] for r in retain], name="default-retain90",
-        tokenizer_texts=[qa_text(r["question"], r["answer"]) for r in records],
-    )
+    tokenizer_texts = [qa_text(r["question"], r["answer"]) for r in records]
+
+    def build(subset: list[dict], name: str) -> Path:
+        return build_tiny_lm(
+            [qa_prompt(r["question"]) for r in subset], [r["answer"] for r in subset], name=name,
+            settings=_demo_settings(), tokenizer_texts=tokenizer_texts,
+        )
+
+    target_dir, retrained_dir = build(records, "demo-target"), build(retain, "demo-retain")
     rng = np.random.default_rng(seed)
     retain_eval = [retain[i] for i in sorted(rng.choice(len(retain), size=160, replace=False))]
     sets = {"forget": forget, "retain": retain_eval}
