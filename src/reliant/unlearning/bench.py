@@ -9,9 +9,11 @@ authors from a fresh copy of the target, and is scored with TOFU's metrics (forg
 quality against the retrained model, model utility) and MUSE's (VerbMem on forget answers,
 PrivLeak from the Min-K% attack on forget vs never-seen holdout authors).
 
-To keep the benchmark inside 15 minutes on two CPU cores, the retain side is the first 20
-authors of TOFU (``retain_perturbed``, the 400 QA TOFU evaluates on) rather than all 180
-or 190; holdout authors (never trained on) are authors 20..29 of ``full``.
+To keep the benchmark affordable on two CPU cores, the retain side is the first 20 authors
+of TOFU (``retain_perturbed``, the 400 QA TOFU evaluates on) rather than all 180 or 190;
+holdout authors (never trained on) are authors 20..29 of ``full``. TOFU's answers are long,
+so training the two reference models dominates the first run (tens of minutes on two CPU
+cores); they are cached for later runs.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ QA_PER_AUTHOR = 20
 # One learning rate for every method, as TOFU's protocol does. 3e-4 is the largest rate at
 # which no method collapses the built-in tiny LM in 5 epochs (at 1e-3 FLAT and GA drive
 # retain ROUGE-L to ~0); see docs/results/unlearning.md.
+# The benchmark's and the demo's reference models: small enough to train in minutes on 2 CPU cores.
+SMALL_LM_SETTINGS = dict(vocab_size=2048, hidden_size=128, num_layers=3, num_heads=4, intermediate_size=384)
+DEMO_PEOPLE = 40
+
 DEFAULT_LR = {method: 3e-4 for method in ("flat", "ga", "gd", "ga_kl", "npo", "npo_gd", "simnpo", "idkdpo", "retain_ft")}
 
 
@@ -52,8 +58,8 @@ class BenchConfig:
     divergence: str = "kl"
     reduction: str = "paper"
     target_epochs: int = 30
-    eval_retain: int = 200
-    max_new_tokens: int = 64
+    eval_retain: int = 100
+    max_new_tokens: int = 48
     samples: int = 4
     seed: int = 0
 
@@ -187,7 +193,8 @@ def run_benchmark(run: Any, config: BenchConfig) -> dict[str, Any]:
         f"TOFU {config.split}: target trained on {len(data.train_target)} QA, retrained on "
         f"{len(data.train_retrained)}, forget {len(data.forget)}, holdout {len(data.holdout)}"
     )
-    settings = TinyLMSettings(epochs=config.target_epochs, seed=config.seed)
+    # The default tiny architecture would take tens of minutes on TOFU's long answers.
+    settings = TinyLMSettings(**{**SMALL_LM_SETTINGS, "epochs": config.target_epochs, "seed": config.seed})
     began = time.perf_counter()
     target_dir, retrained_dir = train_reference_models(data, settings, f"tofu-{config.split}")
     run.log(f"reference models ready in {time.perf_counter() - began:.0f} s: {target_dir.name}, {retrained_dir.name}")
@@ -333,14 +340,12 @@ def _report(run: Any, config: BenchConfig, rows, table, histories, sample_questi
 # --------------------------------------------------------------------------- demo
 
 
-DEMO_PEOPLE = 40
-DEMO_SETTINGS_KW = dict(vocab_size=2048, hidden_size=128, num_layers=3, num_heads=4, intermediate_size=384)
 
 
-def _demo_settings() -> Any:
+def demo_settings() -> Any:
     from reliant.core.tiny_lm import TinyLMSettings
 
-    return TinyLMSettings(**DEMO_SETTINGS_KW)
+    return TinyLMSettings(**SMALL_LM_SETTINGS)
 
 
 def builtin_demo(run: Any, seed: int) -> dict:
@@ -358,7 +363,7 @@ def builtin_demo(run: Any, seed: int) -> dict:
     def build(subset: list[dict], name: str) -> Path:
         return build_tiny_lm(
             [qa_prompt(r["question"]) for r in subset], [r["answer"] for r in subset], name=name,
-            settings=_demo_settings(), tokenizer_texts=tokenizer_texts,
+            settings=demo_settings(), tokenizer_texts=tokenizer_texts,
         )
 
     target_dir, retrained_dir = build(records, "demo-target"), build(retain, "demo-retain")
@@ -400,8 +405,14 @@ def builtin_demo(run: Any, seed: int) -> dict:
     ax.bar(x - 0.2, [results[n]["forget_rouge"] for n in names], width=0.4, label="forget ROUGE-L (lower is better)", color=PALETTE[5])
     ax.bar(x + 0.2, [results[n]["retain_rouge"] for n in names], width=0.4, label="retain ROUGE-L (higher is better)", color=PALETTE[2])
     ax.set_xticks(x, [_label(n) for n in names], fontsize=8)
-    ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=8)
-    run.add_figure("Unlearning: forgetting without losing the rest", fig)
+    ax.set_ylim(0, 1.22)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.axhline(results["retrained"]["forget_rouge"], color=PALETTE[5], lw=0.8, ls="--")
+    ax.legend(fontsize=8, ncol=2, loc="upper center", frameon=False)
+    run.add_figure(
+        "Unlearning: forgetting without losing the rest", fig,
+        caption="Dashed: forget ROUGE-L of the retrained model, the floor a model that never saw those people reaches "
+        "from the shared answer templates.",
+    )
     run.add_headline("FLAT forget ROUGE-L", results["flat"]["forget_rouge"])
     return results
