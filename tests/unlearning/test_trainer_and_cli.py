@@ -195,3 +195,15 @@ def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys, content, extra, e
 def test_cli_missing_forget_file(tmp_path, capsys):
     assert run_cli(["unlearn", "run", "--forget", str(tmp_path / "nope.jsonl")]) == 2
     assert "nope.jsonl: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [(["--split", "forget99"], "unknown split 'forget99'"), (["--methods", "flat,magic"], "unknown method 'magic'")],
+)
+def test_cli_bench_rejects_bad_options_before_training(tmp_path, capsys, extra, expected):
+    out = tmp_path / "bench"
+    assert run_cli(["unlearn", "bench", "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1
+    assert not out.exists()

@@ -121,7 +121,7 @@ def bench_command(
     split: str = typer.Option(None, "--split", help="TOFU split to forget: forget01, forget05 or forget10."),
     methods: str = typer.Option(None, "--methods", help="Comma-separated methods (default: all)."),
     epochs: int = typer.Option(None, "--epochs", help="Unlearning epochs per method."),
-    lr: float = typer.Option(None, "--lr", help="Learning rate for every method (default: 3e-4, TOFU-style one rate for all)."),
+    lr: float = typer.Option(None, "--lr", help="Learning rate for every method (default: 1e-4, TOFU-style one rate for all)."),
     divergence: str = typer.Option(None, "--divergence", help="FLAT f-divergence: kl, js, pearson, tv."),
     reduction: str = typer.Option(None, "--reduction", help="FLAT reduction: paper or official."),
     config: ConfigOption = None,
