@@ -11,25 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from reliant.cli import app
+from tests.cli_runner import run_main
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CIFAR_PROBS = SHARED / "cleanlab_cifar10" / "cifar10_test_set_pyx.npy"
 CIFAR_LABELS = SHARED / "cleanlab_cifar10" / "cifar10_test_set_original_labels.npy"
 CIFAR10H = SHARED / "cifar10h" / "cifar10h-counts.npy"
-
-
-def run_main(args):
-    from reliant.cli import main
-
-    argv = sys.argv
-    sys.argv = ["reliant", *args]
-    try:
-        main()
-        return 0
-    except SystemExit as exc:
-        return exc.code or 0
-    finally:
-        sys.argv = argv
 
 
 @pytest.fixture(scope="module")

@@ -12,25 +12,11 @@ from typer.testing import CliRunner
 
 from reliant.cli import app
 from reliant.curation.api import clusterable_features, make_transition
+from tests.cli_runner import run_main
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 ALPACA = SHARED / "instructions" / "alpaca_random_9k.json"
 runner = CliRunner()
-
-
-def run_main(args):
-    """The console entry point in-process (one-line errors, exit 2)."""
-    from reliant.cli import main
-
-    argv = sys.argv
-    sys.argv = ["reliant", *args]
-    try:
-        main()
-        return 0
-    except SystemExit as exc:
-        return exc.code or 0
-    finally:
-        sys.argv = argv
 
 
 @pytest.fixture(scope="module")

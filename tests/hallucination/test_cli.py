@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reliant.cli import app
+from tests.cli_runner import run_main
 
 runner = CliRunner()
 
@@ -29,20 +30,6 @@ ROWS = [
 def write_jsonl(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
-
-
-def run_main(args):
-    """The console entry point in-process (one-line errors, exit 2)."""
-    from reliant.cli import main
-
-    argv, sys.argv = sys.argv, ["reliant", *args]
-    try:
-        main()
-        return 0
-    except SystemExit as exc:
-        return exc.code or 0
-    finally:
-        sys.argv = argv
 
 
 def test_score_exact_end_to_end_and_deterministic(tmp_path):

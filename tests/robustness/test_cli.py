@@ -11,23 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from reliant.cli import app
+from tests.cli_runner import run_main
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cleanlab_cifar10"
-
-
-def run_main(args):
-    """The console entry point in-process: returns the exit code (user errors exit 2)."""
-    from reliant.cli import main
-
-    argv = sys.argv
-    sys.argv = ["reliant", *args]
-    try:
-        main()
-        return 0
-    except SystemExit as exc:
-        return exc.code or 0
-    finally:
-        sys.argv = argv
 
 
 @pytest.fixture(scope="module")
