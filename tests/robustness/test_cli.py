@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reliant.cli import app
-from tests.cli_runner import run_main
+from tests.cli_runner import assert_exit_2_one_line, run_main
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cleanlab_cifar10"
 
@@ -126,14 +126,7 @@ def _write_bad(kind: str, arrays: Path, tmp: Path) -> tuple[list[str], str]:
                                   "class_without_rows"])
 def test_bad_inputs_exit_2_one_line(kind, arrays, tmp_path, capsys):
     args, expected = _write_bad(kind, arrays, tmp_path)
-    code = run_main(args)
-    err = capsys.readouterr().err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert code == 2, err
-    assert len(lines) == 1, err
-    assert expected in lines[0], lines[0]
-    assert not (tmp_path / "out").exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+    assert_exit_2_one_line(args, capsys, expected, tmp_path)
 
 
 @pytest.mark.slow
