@@ -217,3 +217,145 @@ def test_pickled_pt_is_refused(tmp_path):
     torch.save({"x": Payload()}, tmp_path / "evil.pt")
     with pytest.raises(DataError, match="refusing to load"):
         load_array(tmp_path / "evil.pt")
+
+
+# ----------------------------------------------------------------- unreadable files, records, many bad rows
+
+
+def test_binary_undecodable_and_folder_inputs_are_one_line(tmp_path):
+    from reliant.core.data import read_text_file
+
+    binary = tmp_path / "data.jsonl"
+    binary.write_bytes(b"\x00\x01\x02PK\x03\x04" * 10)
+    with pytest.raises(DataError) as exc:
+        load_records(binary)
+    assert "data.jsonl: is a binary file" in one_line(exc)
+    latin = tmp_path / "conf.yaml"
+    latin.write_bytes(b"a: 1\nb: caf\xe9\n")
+    with pytest.raises(DataError) as exc:
+        read_text_file(latin)
+    assert "conf.yaml:2: not valid UTF-8" in one_line(exc)
+    folder = tmp_path / "folder.jsonl"
+    folder.mkdir()
+    for read in (lambda: load_records(folder), lambda: load_array(folder), lambda: read_text_file(folder)):
+        with pytest.raises(DataError) as exc:
+            read()
+        assert "folder.jsonl" in one_line(exc) and "is a folder" in one_line(exc)
+    with pytest.raises(DataError, match="no such file"):
+        read_text_file(tmp_path / "absent.yaml")
+    text_array = tmp_path / "labels.txt"
+    text_array.write_bytes(b"0\n\x00\x00\n")
+    with pytest.raises(DataError, match="labels.txt: field 'labels': is a binary file"):
+        load_array(text_array, name="labels")
+
+
+def test_writing_onto_a_folder_is_one_line(tmp_path):
+    (tmp_path / "out.jsonl").mkdir()
+    with pytest.raises(DataError, match="is a folder"):
+        save_records([{"a": 1}], tmp_path / "out.jsonl")
+    (tmp_path / "out.npy").mkdir()
+    with pytest.raises(DataError, match="is a folder"):
+        save_array(np.zeros(2), tmp_path / "out.npy")
+
+
+def test_json_array_errors_say_record_not_line(tmp_path):
+    rows = [{"question": "q", "answer": "a"}, {"question": "r"}]
+    f = write(tmp_path / "list.json", json.dumps(rows, indent=2))
+    with pytest.raises(DataError) as exc:
+        load_records(f, schema=QA)
+    assert "list.json: record 2: field 'answer': missing" in one_line(exc)
+    f = write(tmp_path / "items.json", json.dumps([{"question": "q", "answer": "a"}, 3]))
+    with pytest.raises(DataError) as exc:
+        load_records(f)
+    assert "items.json: record 2: is int, expected an object" in one_line(exc)
+    records = load_records(write(tmp_path / "ok.json", json.dumps(rows[:1])))
+    assert records[0].where == "record 1"
+
+
+def test_schema_error_counts_every_bad_record_and_names_the_first_few(tmp_path):
+    lines = [json.dumps({"question": f"q{i}", "answer": "a"} if i % 3 else {"question": f"q{i}"}) for i in range(12)]
+    f = write(tmp_path / "many.jsonl", "\n".join(lines) + "\n")
+    with pytest.raises(DataError) as exc:
+        load_records(f, schema=QA)
+    message = one_line(exc)
+    # rows 0, 3, 6, 9 miss 'answer': lines 1, 4, 7, 10
+    assert message.startswith(f"{f}:1: field 'answer': missing")
+    assert "4 of 12 records are bad" in message
+    assert "also line 4 ('answer'), line 7 ('answer'), line 10 ('answer')" in message
+    assert exc.value.line == 1 and exc.value.field == "answer"
+    lines = [json.dumps({"question": f"q{i}"}) for i in range(10)]
+    f = write(tmp_path / "all.jsonl", "\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"10 of 10 records are bad; also line 2 \('answer'\), line 3 \('answer'\), "
+                                        r"line 4 \('answer'\) and 6 more"):
+        load_records(f, schema=QA)
+
+
+# ----------------------------------------------------------------- labels and class scores (one copy for the house)
+
+
+def test_load_and_check_labels(tmp_path):
+    from reliant.core.data import check_labels, check_rows, load_class_scores, load_labels, required_path
+    from reliant.core.errors import ConfigError
+
+    np.save(tmp_path / "y.npy", np.array([0, 2, 1]))
+    assert load_labels(tmp_path / "y.npy", 3).tolist() == [0, 2, 1]
+    np.save(tmp_path / "col.npy", np.array([[0.0], [2.0]]))  # a 1-column array of integral floats
+    assert load_labels(tmp_path / "col.npy").dtype == np.int64
+    with pytest.raises(DataError, match="y.npy: field 'labels': has 3 rows but logits.npy has 4"):
+        load_labels(tmp_path / "y.npy", 3, rows=4, reference="logits.npy")
+    with pytest.raises(DataError, match=r"label 2 at row 2 is outside 0..1 \(it is not below --num-classes 2\)"):
+        load_labels(tmp_path / "y.npy", 2, classes_from="--num-classes")
+    with pytest.raises(DataError, match="label -1 at row 2 is negative"):
+        check_labels(np.array([0, -1]), name="labels")
+    with pytest.raises(DataError, match="expected integer labels"):
+        check_labels(np.array([0.5, 1.0]))
+    with pytest.raises(DataError, match="expected integer labels"):
+        check_labels(np.array([True, False]))
+    with pytest.raises(DataError, match="one label per row"):
+        check_labels(np.zeros((2, 2), dtype=int))
+    with pytest.raises(DataError, match="has 2 rows but x has 3"):
+        check_rows("v", 2, 3, None, "x")
+    with pytest.raises(ConfigError, match="field 'labels': required"):
+        required_path(None, "labels")
+    np.save(tmp_path / "p.npy", np.array([[0.25, 0.75], [0.5, 0.5]]))
+    np.testing.assert_allclose(np.exp(load_class_scores(tmp_path / "p.npy", probabilities=True)), [[0.25, 0.75], [0.5, 0.5]])
+    np.save(tmp_path / "bad.npy", np.array([[0.2, 0.2]]))
+    with pytest.raises(DataError, match="sums to 0.4"):
+        load_class_scores(tmp_path / "bad.npy", name="probs", probabilities=True)
+    np.save(tmp_path / "one.npy", np.zeros((3, 1)))
+    with pytest.raises(DataError, match="at least 2 classes"):
+        load_class_scores(tmp_path / "one.npy")
+
+
+def test_user_error_is_a_value_error():
+    from reliant.core.errors import ConfigError, UserError
+
+    assert issubclass(UserError, ValueError) and issubclass(DataError, ValueError)
+    with pytest.raises(ValueError, match="field 'k': must be"):
+        raise ConfigError("must be >= 1", field="k")
+
+
+@pytest.mark.parametrize(("value", "bounds", "expected"), [
+    (float("nan"), {"low": 1}, "must be a finite number >= 1, got nan"),
+    (float("inf"), {"low": 0, "low_open": True}, "must be a finite number > 0, got inf"),
+    (-1, {"low": 0, "integer": True}, "must be an integer >= 0, got -1"),
+    (2.5, {"low": 1, "integer": True}, "must be an integer >= 1, got 2.5"),
+    (True, {}, "must be a finite number, got True"),
+    ("x", {}, "must be a finite number, got 'x'"),
+    (1.5, {"low": 0, "high": 1, "low_open": True}, "must be in (0, 1], got 1.5"),
+    (0, {"low": 0, "high": 1, "low_open": True}, "must be in (0, 1], got 0"),
+])
+def test_check_number_rejects(value, bounds, expected):
+    from reliant.core.errors import ConfigError, check_number
+
+    with pytest.raises(ConfigError) as exc:
+        check_number(value, "x", **bounds)
+    assert str(exc.value) == f"field 'x': {expected}"
+
+
+def test_check_number_accepts():
+    from reliant.core.errors import check_number
+
+    assert check_number(1, "x", low=0, high=1, low_open=True) == 1.0
+    assert check_number(2**70, "seed", low=0, integer=True) == 2**70
+    assert check_number(3.0, "k", low=1, integer=True) == 3

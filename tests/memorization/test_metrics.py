@@ -57,12 +57,13 @@ def test_bootstrap_is_deterministic_and_brackets():
 
 
 def test_scores_reject_bad_inputs():
-    with pytest.raises(UserError):
-        M.auroc([], [1.0])
-    with pytest.raises(UserError):
-        M.auroc([float("nan")], [1.0])
-    with pytest.raises(UserError):
-        M.loss_score([0.5, -1.0])  # NLLs passed by mistake
+    # Scores and log-probabilities come from reliant's own code: a bad one is a bug, so a
+    # plain ValueError with its traceback, not a one-line UserError (issue #10, item 5).
+    for bad in (lambda: M.auroc([], [1.0]), lambda: M.auroc([float("nan")], [1.0]),
+                lambda: M.loss_score([0.5, -1.0])):  # the last: NLLs passed by mistake
+        with pytest.raises(ValueError) as exc:
+            bad()
+        assert not isinstance(exc.value, UserError)
     with pytest.raises(ConfigError):
         M.min_k_score([-1.0], k=0)
 
@@ -85,7 +86,7 @@ def test_min_k_plus_plus():
     # standardised: (-1 - -1.5) / 0.5 = 1, (-2 - -1) / 2 = -0.5
     assert M.min_k_plus_plus_score([-1, -2], [-1.5, -1], [0.5, 2], k=0.5) == pytest.approx(-0.5)
     assert M.min_k_plus_plus_score([-1, -2], [-1.5, -1], [0.5, 2], k=1.0) == pytest.approx(0.25)
-    with pytest.raises(UserError):
+    with pytest.raises(ValueError):
         M.min_k_plus_plus_score([-1, -2], [-1.5], [0.5], k=0.5)
 
 
@@ -106,6 +107,12 @@ def test_edit_distance_and_rouge():
     # LCS "the cat" = 2; P = 2/3, R = 2/4 -> F1 = 4/7
     assert M.rouge_l_f1("the cat sat", "The cat was here") == pytest.approx(4 / 7)
     assert M.rouge_l_f1("", "x") == 0.0
+    # One ROUGE-L for the house (rouge_score's tokens: punctuation dropped). The old
+    # hand-written whitespace version scored this 5/6 because "mat." != "mat".
+    assert M.rouge_l_f1("the cat sat on the mat.", "The cat sat on the mat") == pytest.approx(1.0)
+    from reliant.core.metrics import rouge_l_f1
+
+    assert M.rouge_l_f1 is rouge_l_f1
 
 
 def test_counterfactual_memorization_and_influence():

@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 
 from reliant.core.errors import ConfigError, UserError
+
+# Malformed arrays reaching these formulas are caller bugs: plain ValueError / TypeError
+# (with a traceback), never the one-line UserError meant for user input (issue #10, item 5).
 from reliant.unlearning.metrics import (
     MODEL_UTILITY_KEYS,
     auc_members_vs_nonmembers,
@@ -34,7 +37,7 @@ LN2, LN4 = math.log(2), math.log(4)
 def test_probability_from_nll():
     assert probability_from_nll(LN2) == pytest.approx(0.5)
     assert probability_from_nll([0.0, LN4]).tolist() == pytest.approx([1.0, 0.25])
-    with pytest.raises(UserError, match="log-probabilities"):
+    with pytest.raises(ValueError, match="log-probabilities"):
         probability_from_nll([-0.1])
 
 
@@ -42,7 +45,7 @@ def test_normalized_option_probability():
     # Row 0: 1/2 vs two wrong options at 1/4 each; row 1: 1/4 vs 1/2 and 1/4.
     got = normalized_option_probability([LN2, LN4], [[LN4, LN4], [LN2, LN4]])
     assert got.tolist() == pytest.approx([0.5, 0.25])
-    with pytest.raises(UserError, match="rows"):
+    with pytest.raises(ValueError, match="rows"):
         normalized_option_probability([LN2], [[LN4], [LN4]])
 
 
@@ -70,7 +73,7 @@ def test_truth_ratio_statistics():
     # exp() can underflow to a ratio of exactly 0: its limits, not an error.
     assert truth_ratio_stat_forget([0.0, 1.0]) == pytest.approx(0.5)
     assert truth_ratio_stat_retain([0.0, 1.0]) == pytest.approx(0.5)
-    with pytest.raises(UserError, match=">= 0"):
+    with pytest.raises(ValueError, match=">= 0"):
         truth_ratio_stat_retain([-0.5, 1.0])
 
 
@@ -86,13 +89,13 @@ def test_model_utility_harmonic_mean():
 
 def test_model_utility_rejects_bad_inputs():
     values = {key: 0.5 for key in MODEL_UTILITY_KEYS}
-    with pytest.raises(UserError, match="miss retain/rouge_l_recall"):
+    with pytest.raises(ValueError, match="miss retain/rouge_l_recall"):
         model_utility({k: v for k, v in values.items() if k != "retain/rouge_l_recall"})
-    with pytest.raises(UserError, match="unknown keys forget/truth_ratio"):
+    with pytest.raises(ValueError, match="unknown keys forget/truth_ratio"):
         model_utility({**values, "forget/truth_ratio": 0.3})
-    with pytest.raises(UserError, match="negative: real_authors/probability"):
+    with pytest.raises(ValueError, match="negative: real_authors/probability"):
         model_utility({**values, "real_authors/probability": -0.1})
-    with pytest.raises(UserError, match="NaN"):
+    with pytest.raises(ValueError, match="NaN"):
         model_utility({**values, "retain/rouge_l_recall": float("nan")})
 
 
@@ -106,7 +109,7 @@ def test_forget_quality_ks_pvalue():
     # TOFU tests 1/R; the KS p-value is unchanged by that monotone map.
     a, b = np.array([0.3, 0.5, 0.9, 1.2]), np.array([0.4, 0.45, 2.0, 3.0, 0.7])
     assert forget_quality(a, b) == pytest.approx(forget_quality(1 / a, 1 / b))
-    with pytest.raises(UserError, match="empty"):
+    with pytest.raises(ValueError, match="empty"):
         forget_quality([], same)
 
 
@@ -119,7 +122,7 @@ def test_rouge_l_recall_by_hand():
     assert rouge_l_recall("cat runs", "cats running") == pytest.approx(1.0)
     assert rouge_l_recall("cat runs", "cats running", use_stemmer=False) == 0.0
     assert rouge_l_recall("", reference) == 0.0
-    with pytest.raises(UserError, match="strings"):
+    with pytest.raises(TypeError, match="strings"):
         rouge_l_recall(None, reference)
 
 
@@ -140,11 +143,11 @@ def test_verbmem_and_knowmem():
     answer = "Paris\n\nQuestion: What is the capital of Italy?\nAnswer: Rome"
     assert knowmem([answer], ["Paris"]) == pytest.approx(100.0)
     assert knowmem([answer], ["Paris"], cut_at_stop_strings=False) < 50
-    with pytest.raises(UserError, match="differ in length"):
+    with pytest.raises(ValueError, match="differ in length"):
         verbmem(preds, refs[:1])
-    with pytest.raises(UserError, match="empty"):
+    with pytest.raises(ValueError, match="empty"):
         knowmem([], [])
-    with pytest.raises(UserError, match="not one string"):
+    with pytest.raises(TypeError, match="not one string"):
         verbmem("abc", "abc")
 
 
@@ -154,11 +157,11 @@ def test_min_k_percent_score():
     assert min_k_percent_score(logprobs, k=0.1) == pytest.approx(-5.0)  # at least one token
     assert min_k_percent_score(logprobs, k=1.0) == pytest.approx(-3.0)
     assert min_k_percent_score(np.array(logprobs)[::-1], k=0.4) == pytest.approx(-4.5)
-    with pytest.raises(UserError, match="NLLs"):
+    with pytest.raises(ValueError, match="NLLs"):
         min_k_percent_score([1.0, 2.0])
     with pytest.raises(ConfigError, match=r"\(0, 1\]"):
         min_k_percent_score(logprobs, k=0.0)
-    with pytest.raises(UserError, match="1-D"):
+    with pytest.raises(ValueError, match="1-D"):
         min_k_percent_score([[-1.0]])
 
 
@@ -169,9 +172,25 @@ def test_auc_and_privleak():
     assert muse_forget_holdout_auc(forget_scores=members, holdout_scores=nonmembers) == pytest.approx(0.25)
     assert privleak(0.6, 0.5) == pytest.approx(20.0)
     assert privleak(0.0, 0.4772) == pytest.approx(-100.0)
-    with pytest.raises(UserError, match="auc_retrain is 0"):
+    with pytest.raises(ValueError, match="auc_retrain is 0"):
         privleak(0.5, 0.0)
-    with pytest.raises(UserError, match=r"\[0, 1\]"):
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
         privleak(1.5, 0.5)
-    with pytest.raises(UserError, match="empty"):
+    with pytest.raises(ValueError, match="empty"):
         auc_members_vs_nonmembers([], [0.1])
+
+
+def test_internal_contract_errors_are_not_user_errors():
+    with pytest.raises(ValueError) as exc:
+        min_k_percent_score([[-1.0]])
+    assert not isinstance(exc.value, UserError)
+    with pytest.raises(ValueError) as exc:
+        auc_members_vs_nonmembers([], [0.1])
+    assert not isinstance(exc.value, UserError)
+
+
+def test_shared_metrics_are_the_core_ones():
+    from reliant.core import metrics as core
+
+    assert rouge_l_f1 is core.rouge_l_f1 and rouge_l_recall is core.rouge_l_recall
+    assert auc_members_vs_nonmembers([0.9, 0.8], [0.1, 0.85]) == core.auroc([0.9, 0.8], [0.1, 0.85])

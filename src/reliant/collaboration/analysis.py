@@ -31,8 +31,8 @@ from reliant.collaboration.combine import (
     threshold_defer,
 )
 from reliant.collaboration.votes import agreement, plurality, sample_annotators
-from reliant.core.errors import ConfigError
-from reliant.robustness.api import confusion_matrix, softmax
+from reliant.core.arrays import confusion_matrix, softmax
+from reliant.core.errors import ConfigError, check_number
 
 __all__ = ["analyze", "difficulty_bins"]
 
@@ -51,6 +51,14 @@ def difficulty_bins(score: np.ndarray, correct: dict[str, np.ndarray], bins: int
             entry[name] = float(np.mean(values[part]))
         rows.append(entry)
     return rows
+
+
+def check_params(*, annotators: int, folds: int, alpha: float, bins: int) -> None:
+    """One-line errors for out-of-range options of :func:`analyze` (checked before any work)."""
+    check_number(annotators, "annotators", low=0, integer=True)
+    check_number(folds, "folds", low=2, integer=True)
+    check_number(alpha, "alpha", low=0, low_open=True)
+    check_number(bins, "bins", low=1, integer=True)
 
 
 def analyze(
@@ -72,14 +80,7 @@ def analyze(
     confusion similarity, chi-square test), ``difficulty`` (bins and rank correlation),
     ``teams`` (out-of-fold accuracy of each team), ``curves`` (accuracy vs share deferred).
     """
-    if annotators < 0:
-        raise ConfigError(f"must be >= 0 (0 = all votes), got {annotators}", field="annotators")
-    if folds < 2:
-        raise ConfigError(f"must be >= 2, got {folds}", field="folds")
-    if alpha <= 0:
-        raise ConfigError(f"must be > 0, got {alpha}", field="alpha")
-    if bins < 1:
-        raise ConfigError(f"must be >= 1, got {bins}", field="bins")
+    check_params(annotators=annotators, folds=folds, alpha=alpha, bins=bins)
     logits = np.asarray(machine_logits, dtype=np.float64)
     votes_all = np.asarray(human_votes, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reliant.collaboration.analysis import analyze, difficulty_bins
+from reliant.collaboration.analysis import analyze, check_params, difficulty_bins
 from reliant.collaboration.combine import (
     DEFAULT_FRACTIONS,
     ConfusionCombiner,
@@ -40,39 +40,19 @@ from reliant.collaboration.metrics import (
 )
 from reliant.collaboration.synthetic import synthetic_human_machine
 from reliant.collaboration.votes import agreement, as_counts, plurality, sample_annotators
-from reliant.core.data import load_array
+from reliant.core.data import check_rows, load_array, load_class_scores, load_labels, required_path
 from reliant.core.errors import ConfigError
 from reliant.core.plotting import PALETTE, new_figure
 from reliant.core.rundir import RunDirectory, run_directory
-from reliant.robustness.api import check_rows, existing_path, load_labels, load_scores
 
 __all__ = [
-    "DEFAULT_FRACTIONS",
     "CollabConfig",
     "ConfusionCombiner",
     "LogLinearCombiner",
-    "add_to_report",
-    "agreement",
     "analyze",
-    "as_counts",
-    "best_threshold",
-    "chi2_error_test",
-    "cohen_kappa",
-    "confusion_similarity",
-    "consult_curve",
-    "cross_fit",
     "deferral_curve",
     "demo_stage",
-    "difficulty_bins",
-    "error_consistency",
-    "error_overlap",
-    "fit_temperature",
-    "human_confusion",
-    "load_inputs",
-    "oracle_accuracy",
-    "plurality",
     "run_analyze",
-    "sample_annotators",
     "synthetic_human_machine",
     "threshold_defer",
 ]
@@ -245,16 +225,16 @@ def load_inputs(config: CollabConfig) -> dict:
         raise ConfigError("give exactly one of --machine-probs or --machine-logits", field="machine_probs")
     if config.machine_probs is not None:
         path = Path(config.machine_probs)
-        logits = load_scores(path, name="machine_probs", probabilities=True)
+        logits = load_class_scores(path, name="machine_probs", probabilities=True)
     else:
         path = Path(config.machine_logits)
-        logits = load_scores(path, name="machine_logits")
+        logits = load_class_scores(path, name="machine_logits")
     n, k = logits.shape
-    votes_path = existing_path(config.human_votes, "human_votes")
+    votes_path = required_path(config.human_votes, "human_votes")
     raw = load_array(votes_path, name="human_votes", ndim=(1, 2))
     check_rows("human_votes", len(raw), n, votes_path, str(path))
     votes = as_counts(raw, k, name="human_votes", file=votes_path)
-    labels_path = existing_path(config.labels, "labels")
+    labels_path = required_path(config.labels, "labels")
     labels = load_labels(labels_path, k, rows=n, reference=str(path))
     names = [s.strip() for s in config.class_names.split(",")] if config.class_names.strip() else None
     if names is not None and len(names) != k:
@@ -264,9 +244,8 @@ def load_inputs(config: CollabConfig) -> dict:
 
 def run_analyze(config: CollabConfig, out: Path | None = None, overwrite: bool = False) -> tuple[RunDirectory, dict]:
     """``reliant collab analyze``: error analysis and teams, written to a run directory."""
+    check_params(annotators=config.annotators, folds=config.folds, alpha=config.alpha, bins=config.bins)
     inputs = load_inputs(config)
-    if config.annotators < 0:
-        raise ConfigError(f"must be >= 0 (0 = all votes), got {config.annotators}", field="annotators")
     with run_directory("collab analyze", config, out, overwrite=overwrite,
                        title="reliant collab analyze: human vs machine errors and teams") as run:
         run.log(f"{len(inputs['labels'])} rows, {inputs['logits'].shape[1]} classes; "

@@ -29,7 +29,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import log_softmax, logsumexp
+from scipy.special import logsumexp
+
+from reliant.core.arrays import log_softmax
 
 __all__ = [
     "ConfusionCombiner",

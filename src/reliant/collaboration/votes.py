@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reliant.core.data import check_labels
 from reliant.core.errors import DataError
 
 __all__ = ["agreement", "as_counts", "plurality", "sample_annotators", "vote_distribution", "vote_share_of"]
@@ -20,8 +21,6 @@ def as_counts(votes: np.ndarray, num_classes: int, *, name: str = "human_votes",
     human labels becomes one-hot counts."""
     votes = np.asarray(votes)
     if votes.ndim == 1:
-        from reliant.robustness.api import check_labels
-
         labels = check_labels(votes, num_classes, name=name, file=file)
         counts = np.zeros((len(labels), num_classes), dtype=np.int64)
         counts[np.arange(len(labels)), labels] = 1

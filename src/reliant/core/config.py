@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reliant.core.errors import ConfigError
+from reliant.core.errors import ConfigError, check_number
 
 C = TypeVar("C")
 
@@ -277,24 +277,14 @@ def _check_type(spec: OptionSpec, value: Any, source: str | None) -> Any:
     raise ConfigError(f"expected {names}, got {type(value).__name__} {value!r}", field=spec.path, **_where(source))
 
 
-def _check_number(spec: OptionSpec, value: float, source: str | None, label: str = "") -> None:
+def _check_number(spec: OptionSpec, value: float, source: str | None) -> None:
     meta = spec.meta
-    where = _where(source)
-    what = f"{label}{value!r}"
-
-    def show(bound: float) -> str:
-        return str(bound) if isinstance(bound, int) else f"{bound:g}"
-
-    if isinstance(value, float) and not math.isfinite(value) and not meta.get("allow_nonfinite"):
-        raise ConfigError(f"must be a finite number, got {what}", field=spec.path, **where)
-    if meta.get("min") is not None and value < meta["min"]:
-        raise ConfigError(f"must be >= {show(meta['min'])}, got {what}", field=spec.path, **where)
-    if meta.get("max") is not None and value > meta["max"]:
-        raise ConfigError(f"must be <= {show(meta['max'])}, got {what}", field=spec.path, **where)
-    if meta.get("gt") is not None and not value > meta["gt"]:
-        raise ConfigError(f"must be > {show(meta['gt'])}, got {what}", field=spec.path, **where)
-    if meta.get("lt") is not None and not value < meta["lt"]:
-        raise ConfigError(f"must be < {show(meta['lt'])}, got {what}", field=spec.path, **where)
+    low = meta["gt"] if meta.get("gt") is not None else meta.get("min")
+    high = meta["lt"] if meta.get("lt") is not None else meta.get("max")
+    check_number(
+        value, spec.path, low=low, high=high, low_open=meta.get("gt") is not None,
+        high_open=meta.get("lt") is not None, allow_nonfinite=bool(meta.get("allow_nonfinite")), file=source,
+    )
 
 
 def check_value(spec: OptionSpec, value: Any, source: str | None = None) -> None:

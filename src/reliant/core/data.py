@@ -33,12 +33,22 @@ __all__ = [
     "Record",
     "Records",
     "Schema",
+    "check_labels",
+    "check_probabilities",
+    "check_rows",
     "check_same_length",
     "load_array",
+    "load_class_scores",
+    "load_labels",
     "load_records",
+    "read_text_file",
+    "required_path",
     "save_array",
     "save_records",
 ]
+
+MAX_NAMED_ERRORS = 3
+"""How many bad records a schema error names before it only counts the rest."""
 
 RECORD_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 ARRAY_SUFFIXES = (".npy", ".csv", ".txt", ".pt", ".safetensors")
@@ -46,17 +56,27 @@ ARRAY_SUFFIXES = (".npy", ".csv", ".txt", ".pt", ".safetensors")
 
 class Record(dict):
     """A dict with its provenance: ``source`` (file or dataset id) and ``line`` (1-based
-    line for jsonl/csv, row number otherwise)."""
+    line for jsonl/csv, the record's 1-based position otherwise). ``unit`` says which:
+    ``"line"`` or ``"record"`` (a JSON array item, a parquet or dataset row), so an error
+    says "record 3" where there is no line 3 to look at."""
 
-    __slots__ = ("source", "line")
+    __slots__ = ("source", "line", "unit")
 
-    def __init__(self, data: dict[str, Any], source: str, line: int | None) -> None:
+    def __init__(self, data: dict[str, Any], source: str, line: int | None, unit: str = "line") -> None:
         super().__init__(data)
         self.source = source
         self.line = line
+        self.unit = unit
+
+    @property
+    def where(self) -> str:
+        """``"line 3"`` or ``"record 3"`` (empty when the position is unknown)."""
+        return "" if self.line is None else f"{self.unit} {self.line}"
 
     def error(self, message: str, field: str | None = None) -> DataError:
-        return DataError(message, file=self.source, line=self.line, field=field)
+        if self.unit == "line":
+            return DataError(message, file=self.source, line=self.line, field=field)
+        return DataError(message, file=self.source, record=self.line, field=field)
 
 
 class Records(list):
@@ -88,16 +108,31 @@ def _strip_gz(path: Path) -> tuple[str, bool]:
     return (suffixes[-1] if suffixes else ""), False
 
 
-def _read_text(path: Path, gzipped: bool) -> str:
+def _read_text(path: Path, gzipped: bool, field: str | None = None) -> str:
+    if path.is_dir():
+        raise DataError("is a folder, expected a file", file=path, field=field)
     try:
         raw = gzip.decompress(path.read_bytes()) if gzipped else path.read_bytes()
     except (OSError, EOFError) as exc:
-        raise DataError(f"cannot read file: {exc}", file=path) from None
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot read file: {message}", file=path, field=field) from None
+    if b"\x00" in raw[:65536]:
+        raise DataError("is a binary file, expected UTF-8 text", file=path, field=field)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise DataError("not valid UTF-8 text", file=path, line=line) from None
+        raise DataError("not valid UTF-8 text", file=path, line=line, field=field) from None
+
+
+def read_text_file(path: str | os.PathLike, *, field: str | None = None) -> str:
+    """The text of a UTF-8 file (``.gz`` decompressed), or a one-line :class:`DataError`
+    for a missing path, a folder, a binary file or bytes that are not UTF-8 (naming the
+    line of the first bad byte). Every text file a command reads goes through here."""
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise DataError("no such file", file=path, field=field)
+    return _read_text(file, gzipped=file.suffix.lower() == ".gz", field=field)
 
 
 def _json_error_line(text: str, exc: json.JSONDecodeError) -> str:
@@ -126,7 +161,7 @@ def _records_from_columns(columns: dict[str, Any], source: str) -> list[Record]:
         raise DataError(f"columns have different lengths: {lengths}", file=source)
     n = next(iter(lengths.values()), 0)
     names = list(columns)
-    return [Record({name: columns[name][i] for name in names}, source, i + 1) for i in range(n)]
+    return [Record({name: columns[name][i] for name in names}, source, i + 1, "record") for i in range(n)]
 
 
 def _iter_json(text: str, source: str) -> Iterator[Record]:
@@ -150,8 +185,8 @@ def _iter_json(text: str, source: str) -> Iterator[Record]:
         raise DataError(f"expected a list of objects, got {type(value).__name__}", file=source)
     for index, item in enumerate(value, start=1):
         if not isinstance(item, dict):
-            raise DataError(f"item {index} is {type(item).__name__}, expected an object", file=source, line=index)
-        yield Record(item, source, index)
+            raise DataError(f"is {type(item).__name__}, expected an object", file=source, record=index)
+        yield Record(item, source, index, "record")
 
 
 def _iter_csv(text: str, source: str) -> Iterator[Record]:
@@ -189,7 +224,7 @@ def _to_python(value: Any) -> Any:
 
 def _iter_rows(rows: Iterable[dict[str, Any]], source: str) -> Iterator[Record]:
     for index, row in enumerate(rows, start=1):
-        yield Record({k: _to_python(v) for k, v in row.items()}, source, index)
+        yield Record({k: _to_python(v) for k, v in row.items()}, source, index, "record")
 
 
 def _iter_parquet(path: Path, source: str) -> Iterator[Record]:
@@ -253,7 +288,8 @@ def load_records(
         records = Records(_iter_file(file), source=str(path))
     elif file.is_dir():
         if not (file / "dataset_info.json").exists() and not (file / "dataset_dict.json").exists():
-            raise DataError("is a directory but not a dataset saved with save_to_disk", file=name)
+            raise DataError("is a folder, expected a data file (it is not a dataset saved with save_to_disk)",
+                            file=name)
         records = Records(_iter_hf(str(file), split, name), source=name)
     else:
         dataset, _, dataset_split = name.partition(":") if not file.suffix else (name, "", "")
@@ -396,9 +432,29 @@ class Schema:
     fields: list[Field] = field(default_factory=list)
 
     def validate(self, records: Sequence[Record]) -> None:
+        """Check and coerce every record. All records are checked; the error names the
+        first bad one in full, says how many are bad and where the next few are."""
+        problems: list[DataError] = []
         for record in records:
             for spec in self.fields:
-                self._check(record, spec)
+                try:
+                    self._check(record, spec)
+                except DataError as exc:
+                    problems.append(exc)
+                    break
+        if not problems:
+            return
+        first = problems[0]
+        if len(problems) > 1:
+            also = []
+            for exc in problems[1 : 1 + MAX_NAMED_ERRORS]:
+                place = f"record {exc.record}" if exc.record is not None else f"line {exc.line}"
+                also.append(place + (f" ('{exc.field}')" if exc.field else ""))
+            more = len(problems) - 1 - len(also)
+            listed = ", ".join(also) + (f" and {more} more" if more else "")
+            first = DataError(f"{first.message} ({len(problems)} of {len(records)} records are bad; also {listed})",
+                              file=first.file, line=first.line, record=first.record, field=first.field)
+        raise first
 
     @staticmethod
     def _check(record: Record, spec: Field) -> None:
@@ -468,6 +524,8 @@ def save_records(records: Iterable[dict[str, Any]], path: str | os.PathLike, fmt
     """Write records atomically as jsonl (default), json, csv or parquet, chosen by
     ``fmt`` or the file suffix; a failure leaves no partial file."""
     target = Path(path)
+    if target.is_dir():
+        raise DataError("is a folder, expected a file path to write", file=target)
     rows = [dict(r) for r in records]
     suffix, gzipped = _strip_gz(target)
     kind = (fmt or suffix.lstrip(".") or "jsonl").lower()
@@ -522,7 +580,8 @@ def load_array(
     file = Path(path).expanduser()
     where = str(path)
     if not file.is_file():
-        raise DataError("no such file" if not file.exists() else "is not a file", file=where, field=name)
+        problem = "no such file" if not file.exists() else "is a folder, expected a file" if file.is_dir() else "is not a file"
+        raise DataError(problem, file=where, field=name)
     suffix = file.suffix.lower()
     try:
         if suffix == ".npy":
@@ -597,7 +656,7 @@ def _load_torch_array(file: Path, key: str | None, where: str, name: str) -> np.
 
 
 def _load_text_array(file: Path, where: str, name: str) -> np.ndarray:
-    text = _read_text(file, gzipped=False)
+    text = _read_text(file, gzipped=False, field=name)
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
         raise DataError("array is empty", file=where, field=name)
@@ -635,6 +694,8 @@ def _is_float(cell: str) -> bool:
 def save_array(array: np.ndarray, path: str | os.PathLike) -> Path:
     """Write a numpy array atomically as .npy."""
     target = Path(path)
+    if target.is_dir():
+        raise DataError("is a folder, expected a file path to write", file=target)
 
     def write(temp: Path) -> None:
         with open(temp, "wb") as handle:
@@ -642,3 +703,113 @@ def save_array(array: np.ndarray, path: str | os.PathLike) -> Path:
 
     _atomic_write(target, write)
     return target
+
+
+# --------------------------------------------------------------------------- labels and class scores
+
+
+def required_path(path: str | os.PathLike | None, name: str) -> Path:
+    """A required input path; a missing flag is a one-line error naming it."""
+    from reliant.core.errors import ConfigError
+
+    if path is None:
+        raise ConfigError(f"required (give --{name.replace('_', '-')} or set {name} in --config)", field=name)
+    return Path(path)
+
+
+def check_rows(name: str, n: int, expected: int, file: str | os.PathLike | None, reference: str) -> None:
+    """One-line error when an array's row count ``n`` differs from ``reference``'s."""
+    if n != expected:
+        raise DataError(f"has {n} rows but {reference} has {expected}", file=file, field=name)
+
+
+def check_labels(
+    labels: Any,
+    num_classes: int | None = None,
+    *,
+    name: str = "labels",
+    file: str | os.PathLike | None = None,
+    classes_from: str = "the number of classes",
+) -> np.ndarray:
+    """Integer class labels, one per row: non-negative and, when ``num_classes`` is given,
+    below it. Integral floats are accepted; the first bad row is named (1-based).
+    ``classes_from`` says where ``num_classes`` came from in the message (e.g.
+    ``"--num-classes"``). Returns an ``int64`` array."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise DataError(f"expected one label per row, got shape {labels.shape}", file=file, field=name)
+    if labels.dtype == bool or not np.issubdtype(labels.dtype, np.number):
+        raise DataError("expected integer labels", file=file, field=name)
+    if not np.issubdtype(labels.dtype, np.integer):
+        if not (np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))):
+            raise DataError("expected integer labels", file=file, field=name)
+        labels = labels.astype(np.int64)
+    bad = np.flatnonzero(labels < 0)
+    if bad.size:
+        row = int(bad[0])
+        raise DataError(f"label {int(labels[row])} at row {row + 1} is negative", file=file, field=name)
+    if num_classes is not None:
+        bad = np.flatnonzero(labels >= num_classes)
+        if bad.size:
+            row = int(bad[0])
+            raise DataError(f"label {int(labels[row])} at row {row + 1} is outside 0..{num_classes - 1} "
+                            f"(it is not below {classes_from} {num_classes})", file=file, field=name)
+    return labels.astype(np.int64)
+
+
+def load_labels(
+    path: str | os.PathLike,
+    num_classes: int | None = None,
+    *,
+    name: str = "labels",
+    rows: int | None = None,
+    reference: str = "the scores",
+    classes_from: str = "the number of classes",
+) -> np.ndarray:
+    """Integer labels from an array file (a 1-column 2-D array is accepted), checked by
+    :func:`check_labels`; with ``rows`` the count must match ``reference``'s rows."""
+    array = load_array(path, name=name, ndim=(1, 2), dtype="int")
+    if array.ndim == 2:
+        if array.shape[1] != 1:
+            raise DataError(f"expected one label per row, got shape {array.shape}", file=path, field=name)
+        array = array[:, 0]
+    if rows is not None:
+        check_rows(name, len(array), rows, path, reference)
+    return check_labels(array, num_classes, name=name, file=path, classes_from=classes_from)
+
+
+def check_probabilities(probs: Any, *, name: str = "probs", file: str | os.PathLike | None = None,
+                        tol: float = 1e-3) -> np.ndarray:
+    """Rows of non-negative numbers summing to 1 (within ``tol``); renormalised exactly."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2:
+        raise DataError(f"expected a 2-D array (rows x classes), got shape {probs.shape}", file=file, field=name)
+    if not np.all(np.isfinite(probs)):
+        row = int(np.flatnonzero(~np.isfinite(probs).all(axis=1))[0])
+        raise DataError(f"contains NaN or infinite values (first at row {row + 1})", file=file, field=name)
+    negative = np.flatnonzero((probs < 0).any(axis=1))
+    if negative.size:
+        raise DataError(f"negative probability at row {int(negative[0]) + 1}", file=file, field=name)
+    sums = probs.sum(axis=1)
+    off = np.flatnonzero(np.abs(sums - 1.0) > tol)
+    if off.size:
+        row = int(off[0])
+        raise DataError(
+            f"row {row + 1} sums to {sums[row]:.4g}, not 1 (pass logits instead, or normalise the rows)",
+            file=file, field=name,
+        )
+    return probs / sums[:, None]
+
+
+def load_class_scores(path: str | os.PathLike, *, name: str = "logits", probabilities: bool = False) -> np.ndarray:
+    """A classifier's 2-D score array (rows x classes, at least 2 classes) as float64
+    logits. With ``probabilities`` the rows must be distributions and their (floored) log is
+    returned, so every method downstream sees logits."""
+    from reliant.core.arrays import probabilities_to_logits
+
+    array = load_array(path, name=name, ndim=2, dtype="float")
+    if array.shape[1] < 2:
+        raise DataError(f"needs at least 2 classes (columns), got shape {array.shape}", file=path, field=name)
+    if probabilities:
+        return probabilities_to_logits(check_probabilities(array, name=name, file=path))
+    return array.astype(np.float64)

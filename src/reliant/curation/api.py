@@ -22,8 +22,8 @@ from typing import Optional
 
 import numpy as np
 
-from reliant.core.data import check_same_length, save_array, save_records
-from reliant.core.errors import ConfigError, DataError
+from reliant.core.data import check_labels, check_same_length, load_labels, save_array, save_records
+from reliant.core.errors import ConfigError, DataError, check_number
 from reliant.core.rundir import RunDirectory, run_directory
 from reliant.core.seeding import set_seed
 from reliant.curation.ds2 import (
@@ -44,10 +44,8 @@ from reliant.curation.hoc import HOCResult, analytic_consensus, consensus_counts
 from reliant.curation.inputs import (
     check_embeddings,
     check_fraction,
-    check_labels,
     check_positive,
     load_features,
-    load_labels,
     load_pool,
     load_scores,
     load_text_records,
@@ -67,14 +65,24 @@ from reliant.curation.simifeat import DetectionResult, detect_label_errors, knn_
 from reliant.curation.synthetic import NoisyDataset, clusterable_features, make_transition
 
 __all__ = [
-    "DetectConfig", "DetectionResult", "DiagnoseConfig", "HOCResult", "NeighborGraph", "NoisyDataset", "RateConfig",
-    "ScoreCuration", "SelectConfig", "agreement", "analytic_consensus", "cleanlab_baseline", "clusterable_features",
-    "compress_rating", "consensus_counts", "curate_scores", "demo_stage", "detect_label_errors", "detection_scores",
-    "empirical_transition", "estimate_transition", "knn_label_votes", "knn_pred_probs", "long_tail_scores",
-    "make_transition", "mean_pairwise_cosine_distance", "neighbor_graph", "parse_rating", "random_detection_f1",
-    "rank_rates", "rate_samples", "rating_prompt", "restrict_to_sample", "run_detect", "run_diagnose", "run_rate",
-    "run_select", "select_ds2", "select_random", "select_score_diversity", "select_score_threshold",
-    "solve_transition", "transition_errors",
+    "DetectConfig",
+    "DetectionResult",
+    "DiagnoseConfig",
+    "HOCResult",
+    "NeighborGraph",
+    "RateConfig",
+    "ScoreCuration",
+    "SelectConfig",
+    "curate_scores",
+    "demo_stage",
+    "detect_label_errors",
+    "estimate_transition",
+    "neighbor_graph",
+    "run_detect",
+    "run_diagnose",
+    "run_rate",
+    "run_select",
+    "select_ds2",
 ]
 
 
@@ -200,24 +208,28 @@ def _load_labelled(config: DiagnoseConfig) -> tuple[np.ndarray, np.ndarray, int,
     else:
         raise ConfigError("give --features (an array file) or --data (a records file with texts)", field="features")
     if config.labels is not None:
-        labels = load_labels(config.labels, "labels", config.num_classes)
+        labels = load_labels(config.labels, config.num_classes, name="labels", classes_from="--num-classes")
     elif labels is None:
         raise ConfigError("give --labels (one integer label per row)", field="labels")
     else:
-        labels = check_labels(labels, str(config.data), config.label_field, config.num_classes)
+        labels = check_labels(labels, config.num_classes, name=config.label_field, file=config.data,
+                              classes_from="--num-classes")
     labels_source = str(config.labels or config.data)
     if len(labels) != len(features):
         raise DataError(f"has {len(labels)} labels but there are {len(features)} feature rows",
                         file=labels_source, field="labels")
     if len(labels) < 3:
         raise DataError(f"needs at least 3 rows, got {len(labels)}", file=labels_source, field="labels")
+    if config.k >= len(labels):
+        raise ConfigError(f"must be below the number of rows ({len(labels)}): each row has at most "
+                          f"{len(labels) - 1} neighbours, got {config.k}", field="k")
     K = int(config.num_classes or int(labels.max()) + 1)
     if K < 2:
         raise DataError("all labels are 0: need at least two classes (or pass --num-classes)", file=labels_source,
                         field="labels")
     clean = None
     if config.clean_labels is not None:
-        clean = load_labels(config.clean_labels, "clean_labels", K)
+        clean = load_labels(config.clean_labels, K, name="clean_labels")
         check_same_length(clean_labels=clean, labels=labels)
     return features, labels, K, clean, source
 
@@ -343,6 +355,8 @@ def run_rate(config: RateConfig, out: Path | None = None, overwrite: bool = Fals
     if not config.rater:
         raise ConfigError("give --rater (an LLM backend spec, e.g. tiny, hf:<id> or openai:<model>@<url>)",
                           field="rater")
+    check_number(config.max_retries, "max_retries", low=0, integer=True)
+    check_number(config.max_new_tokens, "max_new_tokens", low=1, integer=True)
     records, _ = load_pool(config.pool)
     set_seed(config.seed)
     with run_directory("curate rate", config, out, overwrite=overwrite,
@@ -384,13 +398,21 @@ def run_select(config: SelectConfig, out: Path | None = None, overwrite: bool = 
     check_positive(config.detect_rounds, "detect_rounds")
     check_fraction(config.hoc_fraction, "hoc_fraction")
     check_fraction(config.detect_fraction, "detect_fraction")
-    if not 0.0 <= config.threshold <= 1.0:
-        raise ConfigError(f"must be in [0, 1], got {config.threshold}", field="threshold")
+    check_number(config.threshold, "threshold", low=0, high=1)
+    check_number(config.max_similarity, "max_similarity", low=-1, high=1)
+    check_number(config.max_retries, "max_retries", low=0, integer=True)
     if (config.scores is None) == (not config.rater):
         raise ConfigError("give exactly one of --scores FILE or --rater BACKEND", field="scores")
     records, originals = load_pool(config.pool)
     if len(records) < 3:
         raise DataError(f"needs at least 3 samples, got {len(records)}", file=config.pool)
+    if config.budget > len(records):
+        raise ConfigError(f"must be at most the pool size ({len(records)} samples in {config.pool}), "
+                          f"got {config.budget}", field="budget")
+    for name in ("k", "long_tail_k"):
+        if getattr(config, name) >= len(records):
+            raise ConfigError(f"must be below the pool size ({len(records)} samples): each sample has at most "
+                              f"{len(records) - 1} neighbours, got {getattr(config, name)}", field=name)
     scores = load_scores(config.scores, len(records), NUM_LEVELS) if config.scores is not None else None
     embeddings = _pool_embeddings(config, records)
     set_seed(config.seed)

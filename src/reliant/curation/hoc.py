@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from reliant.core.arrays import softmax
 from reliant.curation.neighbors import NeighborGraph, restrict_to_sample
 
 
@@ -101,11 +102,6 @@ def consensus_loss_and_grad(T: np.ndarray, p: np.ndarray, consensus) -> tuple[fl
     return loss, grad_T, grad_p
 
 
-def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    z = np.exp(x - x.max(axis=axis, keepdims=True))
-    return z / z.sum(axis=axis, keepdims=True)
-
-
 def solve_transition(
     consensus: tuple[np.ndarray, np.ndarray, np.ndarray],
     *,
@@ -130,8 +126,8 @@ def solve_transition(
     best = (float("inf"), None, None)
     history: list[float] = []
     for step in range(1, steps + 1):
-        T = _softmax(params[0], 1)
-        p = _softmax(params[1], 0)
+        T = softmax(params[0], axis=1)
+        p = softmax(params[1], axis=0)
         loss, gT, gp = consensus_loss_and_grad(T, p, consensus)
         if loss < best[0]:
             best = (loss, T, p)

@@ -9,34 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from reliant.core.data import Field, Records, Schema, load_array, load_records
-from reliant.core.errors import ConfigError, DataError
+from reliant.core.errors import ConfigError, DataError, check_number
 
 POOL_SCHEMA = Schema([
     Field("instruction"),
     Field("input", required=False, default="", non_empty=False),
     Field("output"),
 ])
-
-
-def load_labels(path: Path, name: str = "labels", num_classes: int | None = None) -> np.ndarray:
-    """A 1-D array of non-negative integer labels (below ``num_classes`` when given)."""
-    labels = load_array(path, name=name, ndim=1, dtype="int")
-    return check_labels(labels, str(path), name, num_classes)
-
-
-def check_labels(labels: np.ndarray, source: str | None, name: str, num_classes: int | None) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
-        raise DataError("expected integer labels", file=source, field=name)
-    bad = np.flatnonzero(labels < 0)
-    if len(bad):
-        raise DataError(f"label {int(labels[bad[0]])} at row {int(bad[0]) + 1} is negative", file=source, field=name)
-    if num_classes is not None:
-        bad = np.flatnonzero(labels >= num_classes)
-        if len(bad):
-            raise DataError(f"label {int(labels[bad[0]])} at row {int(bad[0]) + 1} is not below "
-                            f"--num-classes {num_classes}", file=source, field=name)
-    return labels.astype(np.int64)
 
 
 def load_features(path: Path) -> np.ndarray:
@@ -90,10 +69,11 @@ def check_embeddings(embeddings: np.ndarray, n: int, source: str | None) -> np.n
 
 
 def check_positive(value: int | float, name: str, minimum: float = 1) -> None:
-    if value is None or value < minimum:
+    """A whole number of at least ``minimum`` (a count: neighbours, rounds, steps...)."""
+    if value is None:
         raise ConfigError(f"must be at least {minimum:g}, got {value}", field=name)
+    check_number(value, name, low=minimum, integer=True)
 
 
 def check_fraction(value: float, name: str) -> None:
-    if not (0.0 < value <= 1.0):
-        raise ConfigError(f"must be in (0, 1], got {value}", field=name)
+    check_number(value, name, low=0, high=1, low_open=True)

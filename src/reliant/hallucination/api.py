@@ -34,20 +34,15 @@ from reliant.hallucination.similarity import OneHotEncoder, TextEncoder
 __all__ = [
     "FEWLParams",
     "FEWLResult",
+    "OneHotEncoder",
     "QASet",
     "ScoreConfig",
-    "OneHotEncoder",
     "TextEncoder",
     "demo_stage",
-    "expertise_weights",
-    "fewl_scores",
     "load_qa",
-    "make_encoder",
     "qa_from_records",
     "run_score",
     "score",
-    "select_examples",
-    "select_neighbors",
 ]
 
 
@@ -159,7 +154,7 @@ def run_score(config: ScoreConfig, out: str | os.PathLike | None = None, overwri
               encoder: Any = None) -> tuple[Path, list[str]]:
     """The ``score`` command: score ``config.data`` and write a run directory; returns its path and
     summary lines."""
-    from reliant.core.errors import ConfigError
+    from reliant.core.errors import ConfigError, check_number
     from reliant.core.rundir import run_directory
     from reliant.core.seeding import set_seed
 
@@ -169,6 +164,9 @@ def run_score(config: ScoreConfig, out: str | os.PathLike | None = None, overwri
         raise ConfigError(f"limit must be >= 1, got {config.limit}", field="limit")
     if config.select < 0:
         raise ConfigError(f"select must be >= 0, got {config.select}", field="select")
+    check_number(config.n_wrong, "n_wrong", low=1, integer=True)
+    check_number(config.n_samples, "n_samples", low=0, integer=True)
+    check_number(config.max_new_tokens, "max_new_tokens", low=1, integer=True)
     params = config.params()
     params.check()
     from reliant.hallucination.fewl import divergence

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from reliant.core.metrics import auroc
+
 __all__ = ["answer_auroc", "hallucination_rate", "rank_correlations", "rank_models", "summarize_method"]
 
 
@@ -33,16 +35,17 @@ def rank_correlations(scores: Sequence[float], true_rates: Sequence[float]) -> d
 
 
 def answer_auroc(scores: np.ndarray, gold: np.ndarray) -> float:
-    """AUROC of ``−scores`` for gold-hallucinated answers (``gold ≥ 0.5``); NaN if one class."""
-    from sklearn.metrics import roc_auc_score
-
+    """AUROC of ``−scores`` for gold-hallucinated answers (``gold ≥ 0.5``), pairs with a
+    non-finite score or gold left out; NaN if only one class remains. The shared
+    :func:`reliant.core.metrics.auroc` (hallucinated answers are the positives)."""
     scores = np.asarray(scores, dtype=float).ravel()
     gold = np.asarray(gold, dtype=float).ravel()
     keep = np.isfinite(scores) & np.isfinite(gold)
     labels = gold[keep] >= 0.5
     if labels.all() or not labels.any():
         return math.nan
-    return float(roc_auc_score(labels, -scores[keep]))
+    kept = -scores[keep]
+    return auroc(kept[labels], kept[~labels])
 
 
 def hallucination_rate(scores: np.ndarray, thresholds: np.ndarray | float) -> float:

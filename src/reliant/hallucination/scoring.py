@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from reliant.core.errors import ConfigError
+from reliant.core.errors import ConfigError, check_number
 from reliant.hallucination.fewl import expertise_weights, fewl_scores, select_neighbors
 from reliant.hallucination.inputs import QASet
 from reliant.hallucination.metrics import hallucination_rate, rank_models, summarize_method
@@ -51,13 +51,19 @@ class FEWLParams:
     def check(self) -> None:
         if self.weighting not in ("expertise", "uniform"):
             raise ConfigError(f"weighting must be 'expertise' or 'uniform', got {self.weighting!r}", field="weighting")
-        if not 0 < self.neighbor_max_sim <= 1:
-            raise ConfigError(f"neighbor_max_sim must be in (0, 1], got {self.neighbor_max_sim}", field="neighbor_max_sim")
+        if self.penalty_weighting not in ("expertise", "uniform"):
+            raise ConfigError(f"penalty_weighting must be 'expertise' or 'uniform', got {self.penalty_weighting!r}",
+                              field="penalty_weighting")
+        check_number(self.neighbor_max_sim, "neighbor_max_sim", low=0, high=1, low_open=True)
+        check_number(self.neighbors, "neighbors", low=1 if self.laziness_penalty else 0, integer=True)
+        check_number(self.temperature, "temperature", low=0, low_open=True)
+        check_number(self.baseline_reference, "baseline_reference", low=0, integer=True)
         if self.threshold != "auto":
             try:
-                float(self.threshold)
+                value = float(self.threshold)
             except (TypeError, ValueError):
                 raise ConfigError(f"threshold must be 'auto' or a number, got {self.threshold!r}", field="threshold") from None
+            check_number(value, "threshold")
 
 
 @dataclass

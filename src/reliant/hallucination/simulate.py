@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reliant.core.errors import DataError
+from reliant.core.errors import ConfigError, DataError, check_number
 
 __all__ = [
     "CANDIDATE_STYLES",
@@ -169,6 +169,12 @@ def simulate_records(
     seed: int = 0,
 ) -> list[dict]:
     """Records in the ``reliant hallucination score`` input format, with gold ``hallucinated``."""
+    check_number(n_wrong, "n_wrong", low=1, integer=True)
+    check_number(n_samples, "n_samples", low=0, integer=True)
+    for name, value in (("iw_success", iw_success), ("co_accuracy", co_accuracy)):
+        check_number(value, name, low=0, high=1)
+    if not candidates:
+        raise ConfigError("needs at least one candidate model", field="n_models")
     rng = np.random.default_rng(seed)
     world = _World(items)
     records = []
@@ -216,6 +222,7 @@ def default_references(groups: Sequence[str], seed: int = 0) -> list[SimulatedLL
 def default_candidates(n_models: int = 8, low: float = 0.35, high: float = 0.75, seed: int = 0) -> list[SimulatedLLM]:
     """``n_models`` candidates with accuracies evenly spread over [low, high], each with its own
     answer style (the style is drawn at random, so it is unrelated to accuracy)."""
+    check_number(n_models, "n_models", low=1, integer=True)
     rng = np.random.default_rng(seed)
     styles = rng.permutation(len(CANDIDATE_STYLES))
     return [
@@ -263,10 +270,15 @@ def chale_items(path: str | os.PathLike, n_groups: int = 8) -> list[Item]:
     halu; a simulated *reference* that answers correctly says the Natural Questions short or
     long answer instead (different wording from the non-halu candidate). CHALE has no topics,
     so items fall into ``n_groups`` fixed pseudo-domains."""
+    from reliant.core.data import read_text_file
+
+    text = read_text_file(path)
     try:
-        data = json.loads(open(path, encoding="utf-8").read())
-    except (OSError, ValueError) as exc:
+        data = json.loads(text)
+    except ValueError as exc:
         raise DataError(f"cannot read CHALE JSON: {exc}", file=path) from None
+    if not isinstance(data, dict):
+        raise DataError(f"expected one JSON object of parallel lists, got {type(data).__name__}", file=path)
     for key in ("Question", "non-halu", "mid-halu", "halu"):
         if key not in data:
             raise DataError("missing", file=path, field=key)
@@ -292,6 +304,8 @@ def chale_candidates() -> list[SimulatedLLM]:
 
 def load_items(source: str, path: str | os.PathLike | None = None, *, limit: int | None = None, seed: int = 0) -> list[Item]:
     """``builtin``, ``truthfulqa`` or ``chale`` items; a random subset of ``limit`` when given."""
+    if limit is not None:
+        check_number(limit, "limit", low=1, integer=True)
     if source == "builtin":
         items = builtin_items(n_people=max(1, (limit or 200) // 8 + 1), seed=0)
     elif source in ("truthfulqa", "chale"):

@@ -17,10 +17,12 @@ Classifiers (subset-trained models)::
     result = train_on_subsets(digits_with_noise(0.05), n_models=16)
     result.memorization(); result.lira()
 
-Score formulas (LOSS, zlib, reference, Min-K%, Min-K%++, exposure, counterfactual
-memorization, influence, forgetting events, LiRA, exact ROC/AUROC/TPR at low FPR) live in
-:mod:`reliant.memorization.metrics` and are re-exported here. The unlearning capability can
-reuse :func:`audit_lm` / :func:`membership_scores` for PrivLeak-style checks.
+Score formulas (LOSS, zlib, reference, Min-K%++, exposure, counterfactual memorization,
+influence, forgetting events, LiRA) live in :mod:`reliant.memorization.metrics`; the ones
+other capabilities share (exact ROC/AUROC/TPR at low FPR, Min-K%, ROUGE-L) in
+:mod:`reliant.core.metrics`. They stay importable from here, but ``__all__`` lists only the
+entry points, configs and result types. The unlearning capability can reuse
+:func:`audit_lm` / :func:`membership_scores` for PrivLeak-style checks.
 """
 
 from __future__ import annotations
@@ -94,15 +96,28 @@ from reliant.memorization.workflows import (
 )
 
 __all__ = [
-    "ATTACKS", "AuditConfig", "AuditResult", "BuiltinSetup", "Canary", "CanaryConfig", "ClassifierData",
-    "CounterfactualConfig", "Example", "ExposureResult", "ExtractionResult", "SMALL_SETTINGS", "SubsetResult",
-    "attack_summary", "atypicality", "audit_lm", "auroc", "bootstrap_auroc", "builtin_setup", "canary_exposure",
-    "canary_texts", "counterfactual_memorization", "demo_stage", "digits_with_noise", "empirical_fpr",
-    "examples_from_records", "exposure", "membership_p_value", "exposure_sampled", "extraction", "forgetting_events", "influence_matrix",
-    "lira_offline", "lira_online", "load_canaries", "load_classifier_data", "load_examples", "logit_confidence",
-    "loss_score", "make_canaries", "membership_scores", "min_k_plus_plus_score", "min_k_score", "reference_score",
-    "roc_points", "rouge_l_f1", "run_audit", "run_canaries", "run_counterfactual", "token_edit_distance",
-    "token_statistics", "tpr_at_fpr", "train_on_subsets", "write_audit", "zlib_score",
+    "ATTACKS",
+    "AuditConfig",
+    "AuditResult",
+    "CanaryConfig",
+    "CounterfactualConfig",
+    "ExposureResult",
+    "ExtractionResult",
+    "SubsetResult",
+    "audit_lm",
+    "builtin_setup",
+    "canary_exposure",
+    "canary_texts",
+    "demo_stage",
+    "digits_with_noise",
+    "load_canaries",
+    "load_examples",
+    "make_canaries",
+    "membership_scores",
+    "run_audit",
+    "run_canaries",
+    "run_counterfactual",
+    "train_on_subsets",
 ]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from reliant.core.errors import ConfigError
+from reliant.core.metrics import check_fraction, min_negatives_for_fpr
 from reliant.core.rundir import RunDirectory
 from reliant.memorization import metrics as M
 from reliant.memorization.lm import (
@@ -27,14 +28,29 @@ LOW_FPRS = (0.001, 0.01, 0.1)
 
 
 def attack_summary(members: np.ndarray, nonmembers: np.ndarray, *, seed: int = 0, n_boot: int = 200) -> dict[str, float]:
-    """AUROC (with a bootstrap 95% interval) and TPR at 0.1%, 1% and 10% FPR."""
+    """AUROC (with a bootstrap 95% interval) and TPR at 0.1%, 1% and 10% FPR.
+
+    A TPR at an FPR below ``1 / #non-members`` cannot be measured on this sample (TPR at
+    0.1% FPR needs at least 1,000 non-members): it is still reported, as the TPR at zero
+    false positives, but ``tpr_at_<x>pct_fpr_measurable`` is False and the report tables
+    print it as not measurable."""
     low, high = M.bootstrap_auroc(members, nonmembers, n_boot=n_boot, seed=seed) if n_boot else (float("nan"),) * 2
     summary = {"auroc": M.auroc(members, nonmembers), "auroc_ci_low": low, "auroc_ci_high": high}
     for fpr in LOW_FPRS:
-        summary[f"tpr_at_{fpr * 100:g}pct_fpr"] = M.tpr_at_fpr(members, nonmembers, fpr)
+        key = f"tpr_at_{fpr * 100:g}pct_fpr"
+        summary[key] = M.tpr_at_fpr(members, nonmembers, fpr)
+        summary[f"{key}_measurable"] = len(nonmembers) >= min_negatives_for_fpr(fpr)
     summary["member_mean"] = float(np.mean(members))
     summary["nonmember_mean"] = float(np.mean(nonmembers))
     return summary
+
+
+def tpr_cell(summary: dict, fpr: float) -> float | str:
+    """A summary's TPR at ``fpr`` for a report table, or why it cannot be measured."""
+    key = f"tpr_at_{fpr * 100:g}pct_fpr"
+    if summary.get(f"{key}_measurable", True):
+        return summary[key]
+    return f"n/a (needs ≥ {min_negatives_for_fpr(fpr):,} non-members)"
 
 
 def empirical_fpr(scores: np.ndarray, nonmember_scores: np.ndarray, leave_one_out: bool = False) -> np.ndarray:
@@ -148,7 +164,7 @@ def audit_lm(
     """
     if not members or not nonmembers:
         raise ConfigError("an audit needs at least one member and one non-member")
-    M._fraction(k)
+    check_fraction(k)
     target = _load(model, device)
     with small_model_threads(target[0]):
         member_stats = token_statistics(*target, members, batch_size=batch_size, max_length=max_length)
@@ -187,7 +203,7 @@ def write_audit(run: RunDirectory, result: AuditResult, *, prefix: str = "", tit
         rows.append({
             "attack": ATTACK_LABELS.get(attack, attack), "AUROC": s["auroc"],
             "95% CI": f"{s['auroc_ci_low']:.3f}–{s['auroc_ci_high']:.3f}",
-            "TPR@0.1%FPR": s["tpr_at_0.1pct_fpr"], "TPR@1%FPR": s["tpr_at_1pct_fpr"], "TPR@10%FPR": s["tpr_at_10pct_fpr"],
+            "TPR@0.1%FPR": tpr_cell(s, 0.001), "TPR@1%FPR": tpr_cell(s, 0.01), "TPR@10%FPR": tpr_cell(s, 0.1),
         })
     best = int(np.argmax([s["auroc"] for s in result.summary.values()]))
     run.add_table(f"Membership inference{title_suffix}", rows, highlight=[best],

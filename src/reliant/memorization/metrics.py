@@ -2,12 +2,10 @@
 
 Model level (how well an attack tells members from non-members):
 
-* :func:`roc_points`, :func:`auroc`, :func:`tpr_at_fpr` -- the ROC curve of a score where
-  **higher means "more likely a member"**, computed exactly on ties: every distinct score
-  value is one threshold, so tied examples always fall on the same side of it (no
-  interpolation, no random tie-breaking). TPR at a fixed FPR is the largest TPR among the
-  ROC points whose FPR does not exceed the target, as in Carlini et al. (2022, "Membership
-  Inference Attacks From First Principles", Sec. III, "TPR at low FPR").
+* :func:`roc_points`, :func:`auroc`, :func:`tpr_at_fpr`, :func:`bootstrap_auroc` -- the
+  exact-on-ties ROC curve of a score where **higher means "more likely a member"**; shared
+  with the other capabilities, they live in :mod:`reliant.core.metrics` and are
+  re-exported here (members are the positives).
 
 Example level, language models (inputs are per-token log-probabilities):
 
@@ -18,13 +16,15 @@ Example level, language models (inputs are per-token log-probabilities):
 * :func:`reference_score` -- reference-model calibration (Carlini et al., 2021, Sec. 5.1
   "comparing to other neural language models"; Mireshghallah et al., 2022 likelihood
   ratio): target log-likelihood minus a reference model's.
-* :func:`min_k_score` -- Min-K% Prob (Shi et al., 2024, Eq. 1).
+* :func:`min_k_score` -- Min-K% Prob (Shi et al., 2024, Eq. 1), the shared
+  :func:`reliant.core.metrics.min_k_percent`.
 * :func:`min_k_plus_plus_score` -- Min-K%++ (Zhang et al., 2025, Eq. 3-4): each token's
   log-probability standardised by the mean and standard deviation of the log-probability
   under the model's own next-token distribution.
 * :func:`exposure` / :func:`exposure_sampled` -- exposure of an inserted canary
   (Carlini et al., 2019, "The Secret Sharer", Def. 3 and Sec. 4.3).
-* :func:`token_edit_distance`, :func:`rouge_l_f1`, exact match -- extractable /
+* :func:`token_edit_distance`, :func:`rouge_l_f1` (the shared ``rouge_score`` ROUGE-L of
+  :mod:`reliant.core.metrics`), exact match -- extractable /
   discoverable memorization (Carlini et al., 2021; Carlini et al., 2023, "Quantifying
   Memorization Across Neural Language Models": a prefix from the training data makes the
   model greedily emit its true suffix).
@@ -47,7 +47,18 @@ from typing import Any
 
 import numpy as np
 
-from reliant.core.errors import ConfigError, UserError
+from reliant.core.metrics import (
+    auroc,
+    bootstrap_auroc,
+    check_fraction,
+    lowest_fraction_mean,
+    min_k_percent,
+    roc_points,
+    rouge_l_f1,
+    scores_1d,
+    token_logprobs_1d,
+    tpr_at_fpr,
+)
 
 __all__ = [
     "auroc",
@@ -73,92 +84,18 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- checks
+# The arrays reaching these formulas are computed by reliant (scores, log-probabilities,
+# shadow-model matrices): a bad one is a bug in the caller, so it raises a plain
+# ValueError with its traceback. Only ``k`` and ``fpr``, chosen by the user, raise
+# ConfigError.
 
 
 def _scores(values: Any, name: str) -> np.ndarray:
-    array = np.asarray(values, dtype=float).reshape(-1) if not isinstance(values, np.ndarray) else values.astype(float).reshape(-1)
-    if array.size == 0:
-        raise UserError(f"{name}: no scores")
-    if not np.all(np.isfinite(array)):
-        raise UserError(f"{name}: scores must be finite numbers (found NaN or inf)")
-    return array
+    return scores_1d(np.asarray(values, dtype=float).reshape(-1), name)
 
 
 def _logprobs(values: Any, name: str = "token_logprobs") -> np.ndarray:
-    array = np.asarray(values, dtype=float).reshape(-1)
-    if array.size == 0:
-        raise UserError(f"{name}: a text with no tokens cannot be scored")
-    if not np.all(np.isfinite(array)):
-        raise UserError(f"{name}: log-probabilities must be finite")
-    if (array > 1e-6).any():
-        raise UserError(f"{name}: log-probabilities must be <= 0 (got a positive value; NLLs?)")
-    return array
-
-
-def _fraction(k: float, name: str = "k") -> float:
-    if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k <= 1:
-        raise ConfigError(f"must be a fraction in (0, 1], got {k!r}", field=name)
-    return float(k)
-
-
-# ----------------------------------------------------------------------------- ROC
-
-
-def roc_points(member_scores: Any, nonmember_scores: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The exact ROC curve of "predict member when score >= t" over every distinct t.
-
-    Returns ``(fpr, tpr, thresholds)``, starting at (0, 0) with threshold +inf and ending at
-    (1, 1). Tied scores share one threshold, so the curve moves diagonally across a tie
-    block instead of pretending the tie can be split.
-    """
-    members = _scores(member_scores, "member scores")
-    nonmembers = _scores(nonmember_scores, "non-member scores")
-    thresholds = np.unique(np.concatenate([members, nonmembers]))[::-1]
-    m_sorted = np.sort(members)
-    n_sorted = np.sort(nonmembers)
-    # number of scores >= t = n - (number of scores < t)
-    tp = len(members) - np.searchsorted(m_sorted, thresholds, side="left")
-    fp = len(nonmembers) - np.searchsorted(n_sorted, thresholds, side="left")
-    tpr = np.concatenate([[0.0], tp / len(members)])
-    fpr = np.concatenate([[0.0], fp / len(nonmembers)])
-    return fpr, tpr, np.concatenate([[np.inf], thresholds])
-
-
-def auroc(member_scores: Any, nonmember_scores: Any) -> float:
-    """Area under the ROC curve = P(member score > non-member score) + 1/2 P(tie)
-    (the Mann-Whitney statistic; equals the trapezoid area of :func:`roc_points`)."""
-    members = _scores(member_scores, "member scores")
-    nonmembers = _scores(nonmember_scores, "non-member scores")
-    n_sorted = np.sort(nonmembers)
-    below = np.searchsorted(n_sorted, members, side="left")
-    ties = np.searchsorted(n_sorted, members, side="right") - below
-    return float((below.sum() + 0.5 * ties.sum()) / (len(members) * len(nonmembers)))
-
-
-def tpr_at_fpr(member_scores: Any, nonmember_scores: Any, fpr: float) -> float:
-    """Largest TPR reachable with a threshold whose FPR is at most ``fpr`` (exact on ties:
-    a threshold inside a tie block is not allowed). With ``n`` non-members an FPR below
-    ``1/n`` only admits thresholds that no non-member reaches."""
-    if not 0 <= fpr <= 1:
-        raise ConfigError(f"FPR must be in [0, 1], got {fpr!r}", field="fpr")
-    fprs, tprs, _ = roc_points(member_scores, nonmember_scores)
-    allowed = fprs <= fpr + 1e-12
-    return float(tprs[allowed].max())
-
-
-def bootstrap_auroc(
-    member_scores: Any, nonmember_scores: Any, *, n_boot: int = 200, seed: int = 0, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of :func:`auroc` (members and non-members resampled
-    separately with replacement)."""
-    members = _scores(member_scores, "member scores")
-    nonmembers = _scores(nonmember_scores, "non-member scores")
-    rng = np.random.default_rng(seed)
-    values = [
-        auroc(rng.choice(members, len(members)), rng.choice(nonmembers, len(nonmembers))) for _ in range(n_boot)
-    ]
-    alpha = (1 - level) / 2
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+    return token_logprobs_1d(np.asarray(values, dtype=float).reshape(-1), name)
 
 
 # ----------------------------------------------------------------------------- LM scores
@@ -176,7 +113,7 @@ def zlib_score(token_logprobs: Any, text: str) -> float:
     UTF-8 encoding. Texts that are easy to compress (repetitive, so likely under any model)
     are discounted. Higher = more likely a member."""
     if not isinstance(text, str) or not text:
-        raise UserError("zlib score needs the non-empty text that was scored")
+        raise ValueError("zlib score needs the non-empty text that was scored")
     return float(_logprobs(token_logprobs).mean() / len(zlib.compress(text.encode("utf-8"))))
 
 
@@ -188,16 +125,12 @@ def reference_score(target_logprobs: Any, reference_logprobs: Any) -> float:
     return float(_logprobs(target_logprobs).mean() - _logprobs(reference_logprobs, "reference_logprobs").mean())
 
 
-def _lowest_fraction_mean(values: np.ndarray, k: float) -> float:
-    count = max(1, int(len(values) * k))
-    return float(np.sort(values)[:count].mean())
-
-
 def min_k_score(token_logprobs: Any, k: float = 0.2) -> float:
-    """Min-K% Prob (Shi et al., 2024, Eq. 1): mean log-probability of the ``k`` fraction of
-    tokens the model finds least likely (``int(n * k)`` tokens, at least one). A member
-    has few very unlikely tokens. Higher = more likely a member."""
-    return _lowest_fraction_mean(_logprobs(token_logprobs), _fraction(k))
+    """Min-K% Prob (Shi et al., 2024, Eq. 1), the shared
+    :func:`reliant.core.metrics.min_k_percent`: mean log-probability of the ``k`` fraction of
+    tokens the model finds least likely (``int(n * k)`` tokens, at least one). A member has
+    few very unlikely tokens. Higher = more likely a member."""
+    return min_k_percent(_logprobs(token_logprobs), k)
 
 
 def min_k_plus_plus_score(token_logprobs: Any, means: Any, stds: Any, k: float = 0.2) -> float:
@@ -211,11 +144,11 @@ def min_k_plus_plus_score(token_logprobs: Any, means: Any, stds: Any, k: float =
     mu = np.asarray(means, dtype=float).reshape(-1)
     sigma = np.asarray(stds, dtype=float).reshape(-1)
     if not (len(mu) == len(sigma) == len(logp)):
-        raise UserError(f"Min-K%++ needs one mean and std per token: {len(logp)} tokens, {len(mu)} means, {len(sigma)} stds")
+        raise ValueError(f"Min-K%++ needs one mean and std per token: {len(logp)} tokens, {len(mu)} means, {len(sigma)} stds")
     if (sigma < 0).any() or not np.all(np.isfinite(mu)) or not np.all(np.isfinite(sigma)):
-        raise UserError("Min-K%++ standard deviations must be finite and non-negative")
+        raise ValueError("Min-K%++ standard deviations must be finite and non-negative")
     standardised = (logp - mu) / np.maximum(sigma, 1e-6)
-    return _lowest_fraction_mean(standardised, _fraction(k))
+    return lowest_fraction_mean(standardised, check_fraction(k))
 
 
 # ----------------------------------------------------------------------------- canaries
@@ -231,7 +164,7 @@ def exposure(canary_nll: float, candidate_nlls: Any) -> tuple[float, int]:
     high one. Returns ``(exposure, rank)``."""
     candidates = _scores(candidate_nlls, "candidate NLLs")
     if not math.isfinite(canary_nll):
-        raise UserError("canary NLL must be finite")
+        raise ValueError("canary NLL must be finite")
     rank = 1 + int(np.sum(candidates <= canary_nll))
     space = len(candidates) + 1
     return float(math.log2(space) - math.log2(rank)), rank
@@ -244,7 +177,7 @@ def exposure_sampled(canary_nll: float, sampled_nlls: Any) -> float:
     the estimate finite; it cannot exceed ``log2(n + 1)``."""
     sample = _scores(sampled_nlls, "sampled NLLs")
     if not math.isfinite(canary_nll):
-        raise UserError("canary NLL must be finite")
+        raise ValueError("canary NLL must be finite")
     at_least_as_likely = int(np.sum(sample <= canary_nll))
     return float(-math.log2((at_least_as_likely + 1) / (len(sample) + 1)))
 
@@ -263,35 +196,15 @@ def token_edit_distance(a: Sequence[Any], b: Sequence[Any]) -> int:
     return previous[-1]
 
 
-def rouge_l_f1(prediction: str, reference: str) -> float:
-    """ROUGE-L F1 on lower-cased whitespace words (Lin, 2004): the longest common
-    subsequence ``L`` gives precision ``L/|pred|`` and recall ``L/|ref|``; F1 is their
-    harmonic mean (0 when either text is empty)."""
-    p, r = prediction.lower().split(), reference.lower().split()
-    if not p or not r:
-        return 0.0
-    previous = [0] * (len(r) + 1)
-    for x in p:
-        current = [0]
-        for j, y in enumerate(r, start=1):
-            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[j - 1]))
-        previous = current
-    lcs = previous[-1]
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(p), lcs / len(r)
-    return 2 * precision * recall / (precision + recall)
-
-
 # ----------------------------------------------------------------------------- subsets
 
 
 def _matrix(values: Any, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=float)
     if array.ndim != 2 or array.size == 0:
-        raise UserError(f"{name} must be a non-empty (models x examples) matrix")
+        raise ValueError(f"{name} must be a non-empty (models x examples) matrix")
     if not np.all(np.isfinite(array)):
-        raise UserError(f"{name} must be finite")
+        raise ValueError(f"{name} must be finite")
     return array
 
 
@@ -305,7 +218,7 @@ def counterfactual_memorization(performance: Any, included: Any) -> np.ndarray:
     perf = _matrix(performance, "performance")
     mask = np.asarray(included, dtype=bool)
     if mask.shape != perf.shape:
-        raise UserError(f"performance is {perf.shape} but included is {mask.shape}")
+        raise ValueError(f"performance is {perf.shape} but included is {mask.shape}")
     n_in = mask.sum(axis=0)
     n_out = (~mask).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -322,7 +235,7 @@ def influence_matrix(test_performance: Any, included: Any) -> np.ndarray:
     perf = _matrix(test_performance, "test_performance")
     mask = np.asarray(included, dtype=float)
     if mask.ndim != 2 or mask.shape[0] != perf.shape[0]:
-        raise UserError(f"test_performance has {perf.shape[0]} models but included has {mask.shape[0]} rows")
+        raise ValueError(f"test_performance has {perf.shape[0]} models but included has {mask.shape[0]} rows")
     n_in = mask.sum(axis=0)[:, None]
     n_out = (1 - mask).sum(axis=0)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -339,7 +252,7 @@ def forgetting_events(correct_history: Any) -> tuple[np.ndarray, np.ndarray]:
     forgotten (reported separately here so the counts stay integers)."""
     history = np.asarray(correct_history, dtype=bool)
     if history.ndim != 2 or history.shape[0] < 1:
-        raise UserError("correct_history must be an (evaluations x examples) matrix")
+        raise ValueError("correct_history must be an (evaluations x examples) matrix")
     counts = np.sum(history[:-1] & ~history[1:], axis=0).astype(int)
     never_learned = ~history.any(axis=0)
     return counts, never_learned
@@ -355,9 +268,9 @@ def logit_confidence(logits: Any, labels: Any) -> np.ndarray:
     z = np.asarray(logits, dtype=float)
     y = np.asarray(labels, dtype=int).reshape(-1)
     if z.ndim != 2 or len(z) != len(y):
-        raise UserError(f"logits must be (examples x classes) with one label each; got {z.shape} and {len(y)} labels")
+        raise ValueError(f"logits must be (examples x classes) with one label each; got {z.shape} and {len(y)} labels")
     if y.min() < 0 or y.max() >= z.shape[1]:
-        raise UserError(f"labels must be in [0, {z.shape[1] - 1}]")
+        raise ValueError(f"labels must be in [0, {z.shape[1] - 1}]")
     true = z[np.arange(len(y)), y]
     others = z.copy()
     others[np.arange(len(y)), y] = -np.inf
@@ -389,7 +302,7 @@ def lira_online(target_phi: Any, in_phi: Any, out_phi: Any, *, global_variance: 
     ins = np.asarray(in_phi, dtype=float)
     outs = np.asarray(out_phi, dtype=float)
     if ins.shape[1:] != phi.shape or outs.shape[1:] != phi.shape:
-        raise UserError("shadow confidences must be (models x examples) with the target's number of examples")
+        raise ValueError("shadow confidences must be (models x examples) with the target's number of examples")
     mean_in, mean_out = np.nanmean(ins, axis=0), np.nanmean(outs, axis=0)
     std_in, std_out = _stds(ins, global_variance), _stds(outs, global_variance)
     return _normal_logpdf(phi, mean_in, std_in) - _normal_logpdf(phi, mean_out, std_out)
@@ -404,7 +317,7 @@ def lira_offline(target_phi: Any, out_phi: Any, *, global_variance: bool = False
     phi = _scores(target_phi, "target confidences")
     outs = np.asarray(out_phi, dtype=float)
     if outs.shape[1:] != phi.shape:
-        raise UserError("shadow confidences must be (models x examples) with the target's number of examples")
+        raise ValueError("shadow confidences must be (models x examples) with the target's number of examples")
     mean_out = np.nanmean(outs, axis=0)
     std_out = _stds(outs, global_variance)
     return norm.logcdf((phi - mean_out) / std_out)

@@ -8,7 +8,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from reliant.core.errors import ConfigError
+from reliant.core.errors import ConfigError, check_number
+from reliant.core.metrics import check_fraction
 from reliant.core.rundir import RunDirectory
 from reliant.memorization import metrics as M
 from reliant.memorization.lm import ATTACK_LABELS, ATTACKS
@@ -66,8 +67,7 @@ def parse_attacks(text: str) -> list[str]:
 
 def _positive(config: Any, *names: str) -> None:
     for name in names:
-        if getattr(config, name) < 1:
-            raise ConfigError(f"must be at least 1, got {getattr(config, name)}", field=name)
+        check_number(getattr(config, name), name, low=1, integer=True)
 
 
 # --------------------------------------------------------------------------- audit
@@ -81,10 +81,11 @@ def run_audit(run: RunDirectory, config: AuditConfig) -> dict[str, Any]:
     from reliant.memorization.audit import audit_lm, write_audit
     from reliant.memorization.lm import load_examples
 
-    set_seed(config.seed)
     attacks = parse_attacks(config.attacks)
-    M._fraction(config.k)
+    check_fraction(config.k)
     _positive(config, "batch_size", "prefix_tokens", "suffix_tokens", "max_length")
+    check_number(config.limit, "limit", low=0, integer=True)
+    set_seed(config.seed)
     given = [config.model, config.members, config.nonmembers]
     control_dir = None
     if all(v is None for v in given):
@@ -136,10 +137,10 @@ def run_canaries(run: RunDirectory, config: CanaryConfig) -> dict[str, Any]:
     from reliant.core.seeding import set_seed
     from reliant.memorization.canaries import canary_exposure, load_canaries
 
-    set_seed(config.seed)
     _positive(config, "batch_size")
-    if config.n_candidates < 0:
+    if check_number(config.n_candidates, "n_candidates", integer=True) < 0:
         raise ConfigError("must be >= 0 (0 enumerates every secret)", field="n_candidates")
+    set_seed(config.seed)
     n_candidates = config.n_candidates or None
     models: dict[str, str] = {}
     if config.model is None and config.canaries is None:
@@ -202,11 +203,14 @@ def run_counterfactual(run: RunDirectory, config: CounterfactualConfig) -> dict[
     """Counterfactual memorization, forgetting events and LiRA on a small classifier
     (digits with flipped labels by default, or a features/label file)."""
     from reliant.core.data import save_records
-    from reliant.memorization.audit import attack_summary
+    from reliant.memorization.audit import attack_summary, tpr_cell
     from reliant.memorization.classifier import atypicality, digits_with_noise, load_classifier_data, train_on_subsets
     from reliant.memorization.report import bar_profile_figure, histogram_figure, roc_figure
 
     _positive(config, "n_models", "epochs", "hidden", "lira_targets")
+    check_number(config.noise, "noise", low=0, high=1, high_open=True)
+    check_number(config.inclusion, "inclusion", low=0, high=1, low_open=True, high_open=True)
+    check_number(config.lr, "lr", low=0, low_open=True)
     data = load_classifier_data(config.data) if config.data else digits_with_noise(config.noise, seed=config.seed)
     result = train_on_subsets(data, n_models=config.n_models, inclusion=config.inclusion, epochs=config.epochs,
                               hidden=config.hidden, lr=config.lr, seed=config.seed)
@@ -246,7 +250,7 @@ def run_counterfactual(run: RunDirectory, config: CounterfactualConfig) -> dict[
     run.add_figure("LiRA ROC", roc_figure(lira, labels, "Membership inference on the subset models"), save_as="lira_roc.png")
     run.add_figure("LiRA score distributions", histogram_figure(lira, labels), save_as="lira_histograms.png")
     run.add_table("Membership inference", [
-        {"attack": labels[a], "AUROC": s["auroc"], "TPR@0.1%FPR": s["tpr_at_0.1pct_fpr"], "TPR@1%FPR": s["tpr_at_1pct_fpr"]}
+        {"attack": labels[a], "AUROC": s["auroc"], "TPR@0.1%FPR": tpr_cell(s, 0.001), "TPR@1%FPR": tpr_cell(s, 0.01)}
         for a, s in summaries.items()
     ])
     top = np.argsort(-np.nan_to_num(mem, nan=-np.inf))[:10]

@@ -7,8 +7,10 @@
 
 :func:`run_drops` is the ``reliant robust drops`` command (files in, run directory out),
 :func:`run_longtail` the ``reliant robust longtail`` one, :func:`demo_stage` the stage of
-``reliant demo``. The array helpers re-exported here (``load_scores``, ``load_labels``,
-``softmax``, ``confusion_matrix``, ...) are shared with :mod:`reliant.collaboration`.
+``reliant demo``. ``__all__`` lists the public names; the formulas live in
+:mod:`reliant.robustness.metrics` and :mod:`reliant.robustness.divergences`, and the array
+helpers shared with other capabilities (labels, softmax, confusion matrices) in
+:mod:`reliant.core.data` and :mod:`reliant.core.arrays`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from reliant.core.data import save_array
-from reliant.core.errors import ConfigError, DataError
+from reliant.core.arrays import softmax
+from reliant.core.data import check_rows, load_array, load_class_scores, load_labels, required_path, save_array
+from reliant.core.errors import ConfigError, DataError, check_number
 from reliant.core.plotting import PALETTE, new_figure
 from reliant.core.rundir import RunDirectory, run_directory
 from reliant.robustness.divergences import DIVERGENCES, canonical, divergence, worst_case_weights
@@ -35,21 +38,7 @@ from reliant.robustness.drops import (
     WorstClassReweighting,
     make_baselines,
 )
-from reliant.robustness.inputs import (
-    check_groups,
-    check_labels,
-    check_probabilities,
-    check_rows,
-    confusion_matrix,
-    existing_path,
-    group_accuracy,
-    load_labels,
-    load_scores,
-    load_vector,
-    log_softmax,
-    probabilities_to_logits,
-    softmax,
-)
+from reliant.robustness.inputs import check_groups, load_vector
 from reliant.robustness.longtail import LongTailSplit, exponential_profile, longtail_split, synthetic_longtail
 from reliant.robustness.metrics import (
     DEFAULT_DELTAS,
@@ -74,34 +63,12 @@ __all__ = [
     "PostHocAdjuster",
     "WorstClassReweighting",
     "accuracy_report",
-    "balanced_accuracy",
-    "check_groups",
-    "check_labels",
-    "check_probabilities",
-    "check_rows",
     "compare_methods",
-    "confusion_matrix",
-    "delta_worst_accuracy",
-    "delta_worst_curve",
     "demo_stage",
-    "divergence",
-    "existing_path",
-    "exponential_profile",
-    "group_accuracy",
-    "load_labels",
-    "load_scores",
-    "load_vector",
-    "log_softmax",
     "longtail_split",
-    "make_baselines",
-    "per_group_accuracy",
-    "probabilities_to_logits",
     "run_drops",
     "run_longtail",
-    "softmax",
     "synthetic_longtail",
-    "worst_case_weights",
-    "worst_group_accuracy",
 ]
 
 SHARED_DATA = Path(os.environ.get("RELIANT_SHARED_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data"))
@@ -400,9 +367,9 @@ def parse_deltas(text: str) -> list[float]:
 
 def load_inputs(config: DropsConfig) -> dict:
     """Read and cross-check every array named in the config (one-line errors)."""
-    logits_path = existing_path(config.logits, "logits")
-    labels_path = existing_path(config.labels, "labels")
-    val_logits = load_scores(logits_path, name="logits", probabilities=config.probs)
+    logits_path = required_path(config.logits, "logits")
+    labels_path = required_path(config.labels, "labels")
+    val_logits = load_class_scores(logits_path, name="logits", probabilities=config.probs)
     k = val_logits.shape[1]
     val_labels = load_labels(labels_path, k, name="labels", rows=len(val_logits), reference=str(logits_path))
     inputs = {"val_logits": val_logits, "val_labels": val_labels, "test_logits": None, "test_labels": None,
@@ -412,7 +379,7 @@ def load_inputs(config: DropsConfig) -> dict:
         raise ConfigError(f"give --test-logits and --test-labels together (missing --{missing.replace('_', '-')})",
                           field=missing)
     if config.test_logits is not None:
-        test_logits = load_scores(config.test_logits, name="test_logits", probabilities=config.probs)
+        test_logits = load_class_scores(config.test_logits, name="test_logits", probabilities=config.probs)
         if test_logits.shape[1] != k:
             raise DataError(f"has {test_logits.shape[1]} classes but {logits_path} has {k}",
                             file=config.test_logits, field="test_logits")
@@ -442,8 +409,6 @@ def load_inputs(config: DropsConfig) -> dict:
 
 
 def load_array_groups(path: Path, name: str, rows: int, reference: str) -> np.ndarray:
-    from reliant.core.data import load_array
-
     groups = load_array(path, name=name, ndim=(1, 2), dtype="int")
     groups = groups.reshape(-1) if groups.ndim == 2 and groups.shape[1] == 1 else groups
     check_rows(name, len(groups), rows, path, reference)
@@ -452,12 +417,11 @@ def load_array_groups(path: Path, name: str, rows: int, reference: str) -> np.nd
 
 def run_drops(config: DropsConfig, out: Path | None = None, overwrite: bool = False) -> tuple[RunDirectory, dict]:
     """``reliant robust drops``: fit DROPS and the baselines, write a run directory."""
-    canonical(config.divergence)
     deltas = parse_deltas(config.deltas)
-    if config.loss not in ("ce", "01"):
-        raise ConfigError(f"unknown loss {config.loss!r} (choose ce or 01)", field="loss")
-    if not np.isfinite(config.delta) or config.delta < 0:
-        raise ConfigError(f"must be a finite number >= 0, got {config.delta}", field="delta")
+    # Every option is checked before any file is read or any method is fitted.
+    DROPS(delta=config.delta, divergence=config.divergence, loss=config.loss, steps=config.steps,
+          eta_g=config.eta_g, eta_lambda=config.eta_lambda)._check_params()
+    check_number(config.tau, "tau")
     inputs = load_inputs(config)
     with run_directory("robust drops", config, out, overwrite=overwrite,
                        title="reliant robust drops: distributionally robust post-hoc classifier") as run:
@@ -508,9 +472,14 @@ def run_longtail(config: LongTailConfig, out: Path | None = None, overwrite: boo
     """``reliant robust longtail``: simulate a long-tailed model from probabilities on a
     labelled set and write validation/test arrays (``val_logits.npy``, ``val_labels.npy``,
     ``test_logits.npy``, ``test_labels.npy``, ``prior.npy``)."""
-    probs_path = existing_path(config.probs, "probs")
-    labels_path = existing_path(config.labels, "labels")
-    logits = load_scores(probs_path, name="probs", probabilities=True)
+    check_number(config.ratio, "ratio", low=1)
+    check_number(config.val_fraction, "val_fraction", low=0, high=1, low_open=True, high_open=True)
+    if config.val_profile not in ("longtail", "balanced"):
+        raise ConfigError(f"unknown validation profile {config.val_profile!r} (longtail or balanced)",
+                          field="val_profile")
+    probs_path = required_path(config.probs, "probs")
+    labels_path = required_path(config.labels, "labels")
+    logits = load_class_scores(probs_path, name="probs", probabilities=True)
     labels = load_labels(labels_path, logits.shape[1], rows=len(logits), reference=str(probs_path))
     split = longtail_split(softmax(logits), labels, ratio=config.ratio, seed=config.seed,
                            val_fraction=config.val_fraction, val_profile=config.val_profile)

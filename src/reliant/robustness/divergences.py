@@ -139,13 +139,19 @@ def _kl_worst(a: np.ndarray, r: np.ndarray, delta: float) -> np.ndarray:
         lo, hi = hi, hi * 2.0
         if hi > 1e15 / spread:
             return weights(lo)
-    for _ in range(100):
+    return weights(_bisect_inside(lambda t: divergence(weights(t), r, "kl") <= delta, lo, hi))
+
+
+def _bisect_inside(inside, lo: float, hi: float, iterations: int = 100) -> float:
+    """The largest ``t`` in ``[lo, hi]`` with ``inside(t)`` (``inside(lo)`` holds, ``inside(hi)``
+    does not), by ``iterations`` halvings; the ball constraints above are monotone in ``t``."""
+    for _ in range(iterations):
         mid = 0.5 * (lo + hi)
-        if divergence(weights(mid), r, "kl") <= delta:
+        if inside(mid):
             lo = mid
         else:
             hi = mid
-    return weights(lo)
+    return lo
 
 
 def _l2_worst(a: np.ndarray, r: np.ndarray, delta: float) -> np.ndarray:
@@ -163,13 +169,7 @@ def _l2_worst(a: np.ndarray, r: np.ndarray, delta: float) -> np.ndarray:
     lo, hi = 0.0, 1.0 / spread
     while divergence(weights(hi), r, "l2") <= delta:
         lo, hi = hi, hi * 2.0
-    for _ in range(100):
-        mid = 0.5 * (lo + hi)
-        if divergence(weights(mid), r, "l2") <= delta:
-            lo = mid
-        else:
-            hi = mid
-    return weights(lo)
+    return weights(_bisect_inside(lambda t: divergence(weights(t), r, "l2") <= delta, lo, hi))
 
 
 def _l1_worst(a: np.ndarray, r: np.ndarray, delta: float) -> np.ndarray:

@@ -47,7 +47,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reliant.core.errors import ConfigError, DataError
+from reliant.core.arrays import log_softmax, softmax
+from reliant.core.data import check_labels
+from reliant.core.errors import ConfigError, DataError, check_number
 from reliant.robustness.divergences import (
     canonical,
     divergence,
@@ -55,7 +57,7 @@ from reliant.robustness.divergences import (
     max_divergence,
     shrink_into_ball,
 )
-from reliant.robustness.inputs import check_groups, check_labels, group_accuracy, log_softmax, softmax
+from reliant.robustness.inputs import check_groups, group_accuracy
 from reliant.robustness.metrics import balanced_accuracy, delta_worst_accuracy
 
 __all__ = [
@@ -185,6 +187,7 @@ class LogitAdjustment(PostHocAdjuster):
         self.prior = prior
 
     def fit(self, logits, labels, groups=None) -> LogitAdjustment:
+        check_number(self.tau, "tau")
         logits, labels, _, _ = _validate(logits, labels, groups)
         self.prior_ = _class_prior(self.prior, labels, logits.shape[1])
         self.offsets_ = -self.tau * np.log(self.prior_)
@@ -324,15 +327,13 @@ class DROPS(PostHocAdjuster):
 
     def _check_params(self) -> str:
         kind = canonical(self.divergence)
-        if not np.isfinite(self.delta) or self.delta < 0:
-            raise ConfigError(f"must be a finite number >= 0, got {self.delta}", field="delta")
+        check_number(self.delta, "delta", low=0)
         if self.loss not in ("ce", "01"):
             raise ConfigError(f"unknown loss {self.loss!r} (choose ce or 01)", field="loss")
-        for name in ("steps", "eta_g", "eta_lambda"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"must be > 0, got {getattr(self, name)}", field=name)
-        if self.lambda_init < 0:
-            raise ConfigError(f"must be >= 0, got {self.lambda_init}", field="lambda_init")
+        check_number(self.steps, "steps", low=1, integer=True)
+        for name in ("eta_g", "eta_lambda"):
+            check_number(getattr(self, name), name, low=0, low_open=True)
+        check_number(self.lambda_init, "lambda_init", low=0)
         return kind
 
     def fit(self, logits, labels, groups=None) -> DROPS:

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from reliant.core.errors import ConfigError
-from reliant.robustness.inputs import probabilities_to_logits
+from reliant.core.arrays import probabilities_to_logits
+from reliant.core.errors import ConfigError, check_number
 
 __all__ = ["LongTailSplit", "exponential_profile", "longtail_split", "synthetic_longtail"]
 
 
 def exponential_profile(num_classes: int, ratio: float) -> np.ndarray:
     """``pi_y ∝ ratio^(-y / (K - 1))``, normalised: head class 0, tail class K-1."""
-    if ratio < 1:
-        raise ConfigError(f"imbalance ratio must be >= 1, got {ratio}", field="ratio")
+    check_number(ratio, "ratio", low=1)
     exponents = np.arange(num_classes) / max(num_classes - 1, 1)
     weights = float(ratio) ** (-exponents)
     return weights / weights.sum()
@@ -61,8 +60,7 @@ def longtail_split(probs: np.ndarray, labels: np.ndarray, *, ratio: float = 100.
     """
     if val_profile not in ("longtail", "balanced"):
         raise ConfigError(f"unknown validation profile {val_profile!r} (longtail or balanced)", field="val_profile")
-    if not 0 < val_fraction < 1:
-        raise ConfigError(f"must be between 0 and 1, got {val_fraction}", field="val_fraction")
+    check_number(val_fraction, "val_fraction", low=0, high=1, low_open=True, high_open=True)
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     k = probs.shape[1]

@@ -13,20 +13,26 @@ MUSE (Shi et al., 2024; ``swj0419/muse_bench``, development history in
 ``jaechan-repo/muse_bench``): :func:`rouge_l_f1`, :func:`verbmem`, :func:`knowmem`,
 :func:`min_k_percent_score`, :func:`auc_members_vs_nonmembers`,
 :func:`muse_forget_holdout_auc`, :func:`privleak`.
+
+ROUGE-L, AUROC and Min-K% are the shared implementations of :mod:`reliant.core.metrics`
+(re-exported here under the names TOFU/MUSE code uses). The inputs are numbers reliant
+computed, so a malformed one is a bug in the caller and raises a plain ``TypeError`` /
+``ValueError`` with its traceback; only option values (``k``, ``perturbed_mean``) raise
+:class:`~reliant.core.errors.ConfigError`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
-from reliant.core.errors import ConfigError, UserError
+from reliant.core.errors import ConfigError
+from reliant.core.metrics import auroc, finite_array, min_k_percent, rouge_l_f1, rouge_l_recall
 
 __all__ = [
     "KNOWMEM_STOP_STRINGS",
@@ -68,56 +74,38 @@ KNOWMEM_STOP_STRINGS: tuple[str, ...] = ("\n\n", "\nQuestion", "Question:")
 
 
 def _as_array(values: Any, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
-    if hasattr(values, "detach"):  # torch tensor, without importing torch here
-        values = values.detach().cpu().numpy()
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise UserError(f"{name} must be numeric") from None
-    allowed = (ndim,) if isinstance(ndim, int) else ndim
-    if arr.ndim not in allowed:
-        want = " or ".join(f"{d}-D" for d in allowed)
-        raise UserError(f"{name} must be {want}; got shape {arr.shape}")
-    if arr.size == 0:
-        raise UserError(f"{name} is empty (shape {arr.shape})")
-    if not np.isfinite(arr).all():
-        raise UserError(f"{name} holds NaN or infinite values")
-    return arr
+    return finite_array(values, name, ndim)
 
 
 def _check_nll(arr: np.ndarray, name: str) -> np.ndarray:
     if (arr < 0).any():
-        raise UserError(f"{name} must be >= 0 (an NLL); got a negative value -- log-probabilities?")
+        raise ValueError(f"{name} must be >= 0 (an NLL); got a negative value -- log-probabilities?")
     return arr
 
 
 def _check_ratios(arr: np.ndarray, name: str) -> np.ndarray:
     if (arr < 0).any():
-        raise UserError(f"{name} must be >= 0 (truth ratios are ratios of probabilities)")
+        raise ValueError(f"{name} must be >= 0 (truth ratios are ratios of probabilities)")
     return arr
-
-
-def _check_strings(prediction: Any, reference: Any) -> None:
-    if not isinstance(prediction, str) or not isinstance(reference, str):
-        raise UserError(
-            f"prediction and reference must be strings; got {type(prediction).__name__} "
-            f"and {type(reference).__name__}"
-        )
 
 
 def _string_lists(predictions: Any, references: Any) -> tuple[list[str], list[str]]:
     if isinstance(predictions, str) or isinstance(references, str):
-        raise UserError("predictions and references must be sequences of strings, not one string")
+        raise TypeError("predictions and references must be sequences of strings, not one string")
     try:
         preds, refs = list(predictions), list(references)
     except TypeError:
-        raise UserError("predictions and references must be sequences of strings") from None
+        raise TypeError("predictions and references must be sequences of strings") from None
     if not preds:
-        raise UserError("predictions is empty")
+        raise ValueError("predictions is empty")
     if len(preds) != len(refs):
-        raise UserError(f"predictions and references differ in length: {len(preds)} vs {len(refs)}")
+        raise ValueError(f"predictions and references differ in length: {len(preds)} vs {len(refs)}")
     for prediction, reference in zip(preds, refs):
-        _check_strings(prediction, reference)
+        if not isinstance(prediction, str) or not isinstance(reference, str):
+            raise TypeError(
+                f"predictions and references must be strings; got {type(prediction).__name__} "
+                f"and {type(reference).__name__}"
+            )
     return preds, refs
 
 
@@ -150,7 +138,7 @@ def normalized_option_probability(true_mean_nll: Any, perturbed_mean_nlls: Any) 
     true = _check_nll(_as_array(true_mean_nll, "true_mean_nll", 1), "true_mean_nll")
     pert = _check_nll(_as_array(perturbed_mean_nlls, "perturbed_mean_nlls", 2), "perturbed_mean_nlls")
     if pert.shape[0] != true.shape[0]:
-        raise UserError(
+        raise ValueError(
             f"perturbed_mean_nlls has {pert.shape[0]} rows but true_mean_nll has {true.shape[0]}"
         )
     log_probs = -np.concatenate([true[:, None], pert], axis=1)
@@ -184,7 +172,7 @@ def truth_ratio(
     pert = _check_nll(_as_array(perturbed_mean_nlls, "perturbed_mean_nlls", 2), "perturbed_mean_nlls")
     para = _check_nll(_as_array(paraphrased_mean_nll, "paraphrased_mean_nll", 1), "paraphrased_mean_nll")
     if pert.shape[0] != para.shape[0]:
-        raise UserError(
+        raise ValueError(
             f"perturbed_mean_nlls has {pert.shape[0]} rows but paraphrased_mean_nll has {para.shape[0]}"
         )
     if mode == "geometric":
@@ -230,20 +218,20 @@ def model_utility(values: Mapping[str, float]) -> float:
     ``mean(max(0, 1 - R))``, all in [0, 1], so a negative value is an input error.
     """
     if not isinstance(values, Mapping):
-        raise UserError(f"values must be a mapping of the keys {', '.join(MODEL_UTILITY_KEYS)}")
+        raise TypeError(f"values must be a mapping of the keys {', '.join(MODEL_UTILITY_KEYS)}")
     missing = [k for k in MODEL_UTILITY_KEYS if k not in values]
     if missing:
-        raise UserError(f"model_utility values miss {', '.join(missing)}")
+        raise ValueError(f"model_utility values miss {', '.join(missing)}")
     unknown = sorted(str(k) for k in values if k not in MODEL_UTILITY_KEYS)
     if unknown:
-        raise UserError(
+        raise ValueError(
             f"model_utility got unknown keys {', '.join(unknown)}; expected exactly "
             f"{', '.join(MODEL_UTILITY_KEYS)}"
         )
     arr = _as_array([values[k] for k in MODEL_UTILITY_KEYS], "model_utility values", 1)
     negative = [k for k, v in zip(MODEL_UTILITY_KEYS, arr) if v < 0]
     if negative:
-        raise UserError(f"model_utility values must be >= 0; negative: {', '.join(negative)}")
+        raise ValueError(f"model_utility values must be >= 0; negative: {', '.join(negative)}")
     if (arr == 0).any():
         return 0.0
     return float(stats.hmean(arr))
@@ -270,31 +258,7 @@ def forget_quality(unlearned_forget_truth_ratios: Any, retain_model_forget_truth
     return float(stats.ks_2samp(unlearned, retained).pvalue)
 
 
-@lru_cache(maxsize=2)
-def _rouge_l_scorer(use_stemmer: bool) -> Any:
-    # Imported lazily: rouge_score pulls in nltk, which is slow to import.
-    from rouge_score import rouge_scorer
-
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer)
-
-
-def rouge_l_recall(prediction: str, reference: str, *, use_stemmer: bool = True) -> float:
-    """ROUGE-L recall of a generated answer against the reference, as TOFU computes it
-    (``evaluate_util.py:eval_rouge_recall``: ``RougeScorer(["rouge1", "rougeL"],
-    use_stemmer=True).score(gt, gen)["rougeL"].recall``)."""
-    _check_strings(prediction, reference)
-    return float(_rouge_l_scorer(bool(use_stemmer)).score(reference, prediction)["rougeL"].recall)
-
-
 # --------------------------------------------------------------------------- MUSE
-
-
-def rouge_l_f1(prediction: str, reference: str, *, use_stemmer: bool = False) -> float:
-    """ROUGE-L F1 of ``prediction`` against ``reference``, as MUSE scores VerbMem and
-    KnowMem (``RougeScorer(..., use_stemmer=False).score(gt, output)["rougeL"].fmeasure``).
-    OpenUnlearning's MUSE port uses ``use_stemmer=True``; pass it to match that."""
-    _check_strings(prediction, reference)
-    return float(_rouge_l_scorer(bool(use_stemmer)).score(reference, prediction)["rougeL"].fmeasure)
 
 
 def verbmem(predictions: Sequence[str], references: Sequence[str], *, use_stemmer: bool = False) -> float:
@@ -333,37 +297,19 @@ def knowmem(
 
 
 def min_k_percent_score(token_logprobs: Any, k: float = 0.4) -> float:
-    """Min-K% Prob membership score (Shi et al., 2024): mean of the lowest ``k``
-    fraction of a text's token log-probabilities.
-
-    Sign convention: the result is a mean log-probability (<= 0); **higher means more
-    likely a member** (seen in training). MUSE and the original Min-K% code store the
-    negation (``-np.mean(lowest)``, a loss-like number) and flip it again when building
-    the ROC curve; use the score here directly with
-    :func:`auc_members_vs_nonmembers`. The count is ``int(len * k)`` as in MUSE, but at
-    least 1 token (as OpenUnlearning's ``MinKProbAttack``) so short texts get a score.
-    MUSE's PrivLeak uses ``k = 0.4`` (``forget_holdout_Min-40%``).
-    """
-    if not isinstance(k, (int, float)) or not 0 < k <= 1:
-        raise ConfigError(f"k must be a fraction in (0, 1]; got {k!r}")
-    logp = _as_array(token_logprobs, "token_logprobs", 1)
-    # Tolerate float round-off just above 0, but catch NLLs passed by mistake.
-    if (logp > 1e-6).any():
-        raise UserError("token_logprobs must be log-probabilities (<= 0); got a positive value -- NLLs?")
-    count = max(1, int(len(logp) * k))
-    return float(np.sort(logp)[:count].mean())
+    """Min-K% Prob membership score (Shi et al., 2024) with MUSE's ``k = 0.4``
+    (``forget_holdout_Min-40%``): :func:`reliant.core.metrics.min_k_percent`, the mean of
+    the lowest ``k`` fraction of a text's token log-probabilities (at least one token).
+    Higher means more likely a member; use it directly with
+    :func:`auc_members_vs_nonmembers`."""
+    return min_k_percent(token_logprobs, k)
 
 
 def auc_members_vs_nonmembers(member_scores: Any, nonmember_scores: Any) -> float:
     """ROC AUC of separating members from non-members by a score where higher means
-    "more likely a member" (``sklearn.metrics.roc_auc_score`` with members labelled 1).
-    0.5 is chance; 1 means every member outscores every non-member."""
-    from sklearn.metrics import roc_auc_score
-
-    members = _as_array(member_scores, "member_scores", 1)
-    nonmembers = _as_array(nonmember_scores, "nonmember_scores", 1)
-    labels = np.concatenate([np.ones(len(members)), np.zeros(len(nonmembers))])
-    return float(roc_auc_score(labels, np.concatenate([members, nonmembers])))
+    "more likely a member": :func:`reliant.core.metrics.auroc` (equal to
+    ``sklearn.metrics.roc_auc_score`` with members labelled 1). 0.5 is chance."""
+    return auroc(_as_array(member_scores, "member_scores", 1), _as_array(nonmember_scores, "nonmember_scores", 1))
 
 
 def muse_forget_holdout_auc(forget_scores: Any, holdout_scores: Any) -> float:
@@ -394,9 +340,9 @@ def privleak(auc_unlearned: float, auc_retrain: float) -> float:
         except (TypeError, ValueError):
             number = math.nan
         if not 0 <= number <= 1:  # also rejects NaN
-            raise UserError(f"{name} must be an AUC in [0, 1]; got {value!r}")
+            raise ValueError(f"{name} must be an AUC in [0, 1]; got {value!r}")
         checked.append(number)
     unlearned, retrain = checked
     if retrain == 0:
-        raise UserError("auc_retrain is 0; PrivLeak divides by it")
+        raise ValueError("auc_retrain is 0; PrivLeak divides by it")
     return (unlearned - retrain) / retrain * 100.0
