@@ -10,7 +10,7 @@ from reliant.core.models import load_causal_lm, mean_answer_nll
 from reliant.core.prompts import qa_prompt
 from reliant.unlearning import api
 from reliant.unlearning.bench import parse_methods, tofu_bench_data
-from reliant.unlearning.trainer import METHODS
+from reliant.unlearning.methods import available_methods
 
 RECORDS = builtin_qa(n_people=10)
 FORGET, RETAIN = split_forget_retain(RECORDS, 0.1)
@@ -21,7 +21,7 @@ def forget_nll(model, tokenizer):
     return float(np.mean(mean_answer_nll(model, tokenizer, [qa_prompt(r["question"]) for r in FORGET], [r["answer"] for r in FORGET])))
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("method", sorted(available_methods()))
 def test_every_method_trains_and_moves_the_model(small_lm_dir, method):
     model, tokenizer = load_causal_lm(str(small_lm_dir), device="cpu")
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -199,9 +199,26 @@ def test_cli_missing_forget_file(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("extra", "expected"),
-    [(["--split", "forget99"], "unknown split 'forget99'"), (["--methods", "flat,magic"], "unknown method 'magic'")],
+    [
+        (["--split", "forget99"], "unknown split 'forget99'"),
+        (["--methods", "flat,magic"], "unknown method 'magic'"),
+        (["--epochs", "0"], "field 'epochs'"),
+        (["--epochs", "-1"], "field 'epochs'"),
+        (["--lr", "-1"], "field 'lr'"),
+        (["--lr", "0"], "field 'lr'"),
+        (["--lr", "nan"], "field 'lr'"),
+        (["--divergence", "bogus"], "unknown divergence 'bogus'"),
+        (["--reduction", "bogus"], "unknown reduction 'bogus'"),
+    ],
 )
-def test_cli_bench_rejects_bad_options_before_training(tmp_path, capsys, extra, expected):
+def test_cli_bench_rejects_bad_options_before_training(tmp_path, capsys, monkeypatch, extra, expected):
+    from reliant.unlearning import bench
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(bench, "tofu_bench_data", no_training)
+    monkeypatch.setattr(bench, "train_reference_models", no_training)
     out = tmp_path / "bench"
     assert run_cli(["unlearn", "bench", "--out", str(out), *extra]) == 2
     err = capsys.readouterr().err.strip()

@@ -1,4 +1,8 @@
-"""Machine unlearning for language models: losses, metrics and benchmarks.
+"""Machine unlearning for language models: methods, losses, metrics and benchmarks.
+
+Start with :func:`reliant.unlearning.api.unlearn`. Each method is one registered class in
+``reliant.unlearning.methods`` (``available_methods()`` lists them); ``trainer`` runs the one
+training loop, with resumable checkpoints (``checkpoints``).
 
 ``reliant.unlearning.losses`` holds the training objectives (FLAT and the usual
 baselines: gradient ascent, gradient difference, KL on retain, NPO, SimNPO, IdkDPO) as

@@ -1,4 +1,4 @@
-"""Python entry points for LLM unlearning.
+"""Python entry points for LLM unlearning: start with :func:`unlearn`.
 
 >>> from reliant.unlearning import api
 >>> model, tokenizer = api.load_model("tiny")                       # or an HF id / local dir
@@ -6,8 +6,10 @@
 >>> result = api.unlearn(model, tokenizer, forget, method="flat")  # model is updated in place
 >>> scores = api.evaluate_tofu(model, tokenizer, {"forget": api.load_tofu("forget05_perturbed")})
 
-The command line (``reliant unlearn run|eval|bench``) calls the ``run_*`` functions here, which
-add a run directory around the same calls.
+``api.available_methods()`` lists the registered methods (:mod:`reliant.unlearning.methods`).
+The command line (``reliant unlearn run|eval|bench``) calls ``run_unlearning`` and
+``run_evaluation`` in :mod:`reliant.unlearning.workflows` and ``run_benchmark`` in
+:mod:`reliant.unlearning.bench`, which add a run directory around these same calls.
 """
 
 from __future__ import annotations
@@ -31,12 +33,10 @@ from reliant.unlearning.evaluate import (
     min_k_auc,
     muse_knowmem,
     muse_verbmem,
-    score_tofu_set,
-    text_min_k_scores,
 )
+from reliant.unlearning.methods import METHOD_LABELS, available_methods
 from reliant.unlearning.trainer import (
-    METHOD_LABELS,
-    METHODS,
+    TrainingInterrupted,
     TrainResult,
     UnlearnData,
     UnlearnSettings,
@@ -45,12 +45,12 @@ from reliant.unlearning.trainer import (
 )
 
 __all__ = [
-    "METHODS",
     "METHOD_LABELS",
-    "QA_SCHEMA",
-    "TOFU_EVAL_SCHEMA",
     "TrainResult",
+    "TrainingInterrupted",
     "UnlearnSettings",
+    "available_methods",
+    "evaluate_muse",
     "evaluate_tofu",
     "load_model",
     "load_muse",
@@ -58,12 +58,8 @@ __all__ = [
     "load_templates",
     "load_texts",
     "load_tofu",
-    "min_k_auc",
-    "muse_knowmem",
-    "muse_verbmem",
-    "score_tofu_set",
-    "text_min_k_scores",
     "tofu_names",
+    "tofu_summary",
     "unlearn",
 ]
 
@@ -173,6 +169,7 @@ def unlearn(
     settings: UnlearnSettings | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    resume_command: str | None = None,
     **overrides: Any,
 ) -> TrainResult:
     """Unlearn ``forget`` (question/answer dicts) from ``model`` in place.
@@ -180,6 +177,11 @@ def unlearn(
     ``templates``: refusal answers paired at random with forget questions (FLAT, IdkDPO);
     default TOFU's ``idontknow`` list. A forget record with its own ``template`` field uses
     that instead. ``overrides`` set :class:`UnlearnSettings` fields (``epochs=3``...).
+
+    ``checkpoint_dir`` with ``checkpoint_every=N`` (epochs) or ``checkpoint_steps=N``
+    (optimizer steps) saves resumable checkpoints there, and Ctrl-C saves one more and
+    raises :class:`TrainingInterrupted`; ``resume=True`` continues from the latest one
+    and ends on the same weights as an uninterrupted run.
     """
     settings = settings or UnlearnSettings()
     settings = UnlearnSettings(**{**settings.__dict__, "method": method, **overrides})
@@ -195,6 +197,7 @@ def unlearn(
     return unlearn_model(
         model, tokenizer, data, settings,
         checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir is not None else None, resume=resume,
+        resume_command=resume_command,
     )
 
 
@@ -277,7 +280,8 @@ def tofu_summary(evaluation: TofuEvaluation, retrained_forget_truth: np.ndarray 
 
 
 def demo_stage(run: Any, seed: int) -> dict:
-    """Unlearning tour for ``reliant demo``: FLAT and two baselines on the built-in corpus."""
-    from reliant.unlearning.bench import builtin_demo
+    """Unlearning tour for ``reliant demo``: FLAT and two baselines on the built-in corpus
+    (implemented in :mod:`reliant.unlearning.demo`)."""
+    from reliant.unlearning.demo import demo_stage as run_demo
 
-    return builtin_demo(run, seed)
+    return run_demo(run, seed)

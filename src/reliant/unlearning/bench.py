@@ -31,7 +31,8 @@ from reliant.core.plotting import PALETTE, new_figure
 from reliant.core.prompts import qa_prompt, qa_text
 from reliant.unlearning import metrics
 from reliant.unlearning.evaluate import TofuEvaluation, evaluate_tofu, muse_verbmem, text_min_k_scores
-from reliant.unlearning.trainer import METHOD_LABELS, METHODS, UnlearnSettings
+from reliant.unlearning.methods import METHOD_LABELS, available_methods
+from reliant.unlearning.trainer import UnlearnSettings
 
 SPLITS = {"forget01": 2, "forget05": 10, "forget10": 20}  # forget authors (the last ones)
 QA_PER_AUTHOR = 20
@@ -45,7 +46,7 @@ QA_PER_AUTHOR = 20
 SMALL_LM_SETTINGS = dict(vocab_size=2048, hidden_size=128, num_layers=3, num_heads=4, intermediate_size=384)
 DEMO_PEOPLE = 40
 
-DEFAULT_LR = {method: 3e-4 for method in ("flat", "ga", "gd", "ga_kl", "npo", "npo_gd", "simnpo", "idkdpo", "retain_ft")}
+DEFAULT_LR = {method: 3e-4 for method in available_methods()}
 
 
 @dataclass
@@ -175,11 +176,37 @@ def _with_reference(scores: ModelScores, retrained: ModelScores) -> None:
 
 
 def parse_methods(spec: str) -> list[str]:
-    names = [m for m in METHODS if m != "retain_ft"] if spec == "all" else [m.strip() for m in spec.split(",") if m.strip()]
-    unknown = [m for m in names if m not in METHODS]
+    known = available_methods()
+    names = [m for m in known if m != "retain_ft"] if spec == "all" else [m.strip() for m in spec.split(",") if m.strip()]
+    unknown = [m for m in names if m not in known]
     if unknown or not names:
-        raise ConfigError(f"unknown method {unknown[0] if unknown else spec!r} (methods: {', '.join(METHODS)})", field="methods")
+        raise ConfigError(f"unknown method {unknown[0] if unknown else spec!r} (methods: {', '.join(known)})", field="methods")
     return names
+
+
+def method_settings(config: BenchConfig, method: str) -> UnlearnSettings:
+    """The training settings of one benchmarked method."""
+    lr = config.lr if config.lr is not None else DEFAULT_LR[method]
+    return UnlearnSettings(
+        method=method, epochs=config.epochs, lr=lr, batch_size=config.batch_size, divergence=config.divergence,
+        reduction=config.reduction, seed=config.seed, beta=4.5 if method == "simnpo" else 0.1,
+    )
+
+
+def check_config(config: BenchConfig) -> list[str]:
+    """Every benchmark option, checked before any model is trained; returns the methods."""
+    if config.split not in SPLITS:
+        raise ConfigError(f"unknown split {config.split!r} (choose {', '.join(SPLITS)})", field="split")
+    methods = parse_methods(config.methods)
+    for name in ("target_epochs", "eval_retain", "max_new_tokens"):
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"must be an integer of at least 1 (got {value!r})", field=name)
+    if not isinstance(config.samples, int) or isinstance(config.samples, bool) or config.samples < 0:
+        raise ConfigError(f"must be an integer of at least 0 (got {config.samples!r})", field="samples")
+    for method in methods:
+        method_settings(config, method).check()
+    return methods
 
 
 def run_benchmark(run: Any, config: BenchConfig) -> dict[str, Any]:
@@ -188,7 +215,7 @@ def run_benchmark(run: Any, config: BenchConfig) -> dict[str, Any]:
     from reliant.core.tiny_lm import TinyLMSettings
     from reliant.unlearning.api import load_templates, unlearn
 
-    methods = parse_methods(config.methods)
+    methods = check_config(config)
     data = tofu_bench_data(config.split, config.eval_retain, config.seed)
     run.log(
         f"TOFU {config.split}: target trained on {len(data.train_target)} QA, retrained on "
@@ -216,14 +243,9 @@ def run_benchmark(run: Any, config: BenchConfig) -> dict[str, Any]:
     timings: dict[str, dict[str, float]] = {}
     for method in methods:
         model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
-        lr = config.lr if config.lr is not None else DEFAULT_LR[method]
-        result = unlearn(
-            model, tokenizer, data.forget, method=method, retain=retain_records, templates=templates,
-            settings=UnlearnSettings(
-                epochs=config.epochs, lr=lr, batch_size=config.batch_size, divergence=config.divergence,
-                reduction=config.reduction, seed=config.seed, beta=4.5 if method == "simnpo" else 0.1,
-            ),
-        )
+        settings = method_settings(config, method)
+        lr = settings.lr
+        result = unlearn(model, tokenizer, data.forget, method=method, retain=retain_records, templates=templates, settings=settings)
         scores = score_model(model, tokenizer, data, config, sample_questions)
         _with_reference(scores, retrained)
         rows[method] = scores
@@ -290,10 +312,21 @@ def _claim(rows: dict[str, ModelScores], methods: list[str]) -> dict[str, Any]:
 
 def _report(run: Any, config: BenchConfig, rows, table, histories, sample_questions, data) -> None:
     flat = rows.get("flat")
+    target = rows["target"].metrics
     if flat is not None:
-        run.add_headline("FLAT forget quality", flat.metrics["forget_quality"])
-        run.add_headline("FLAT model utility", flat.metrics["model_utility"])
-    run.add_headline("target model utility", rows["target"].metrics["model_utility"])
+        group = "FLAT against the model before unlearning"
+        run.add_headline("FLAT forget quality", flat.metrics["forget_quality"], group=group,
+                         baseline=target["forget_quality"], baseline_label="before", better="higher")
+        run.add_headline("FLAT model utility", flat.metrics["model_utility"], group=group,
+                         baseline=target["model_utility"], baseline_label="before", better="higher")
+        if "ga" in rows:
+            ga = rows["ga"].metrics
+            run.add_headline("FLAT model utility", flat.metrics["model_utility"], group="FLAT against gradient ascent",
+                             baseline=ga["model_utility"], baseline_label="GA", better="higher")
+            run.add_headline("FLAT forget quality", flat.metrics["forget_quality"], group="FLAT against gradient ascent",
+                             baseline=ga["forget_quality"], baseline_label="GA", better="higher")
+    run.add_headline("target model utility", target["model_utility"], group="Reference models",
+                     baseline=rows["retrained"].metrics["model_utility"], baseline_label="retrained", better="higher")
     run.add_table(
         f"TOFU {config.split}: every method against the retrained model",
         table,
@@ -327,7 +360,9 @@ def _report(run: Any, config: BenchConfig, rows, table, histories, sample_questi
     ax.set_xlabel("step")
     ax.set_ylabel("training loss")
     ax.legend(fontsize=7, ncol=3)
-    run.add_figure("Unlearning losses", fig)
+    run.add_figure("Unlearning losses", fig,
+                   caption="Training loss per step for each method; a loss that runs away downwards marks a method "
+                   "that is destroying the model rather than forgetting.")
 
     sample_rows = []
     for q_index, question in enumerate(sample_questions):
@@ -338,82 +373,11 @@ def _report(run: Any, config: BenchConfig, rows, table, histories, sample_questi
     run.add_table("Sample generations on forget questions", sample_rows)
 
 
-# --------------------------------------------------------------------------- demo
-
-
+# --------------------------------------------------------------------------- demo models
 
 
 def demo_settings() -> Any:
+    """The tiny-LM architecture of the demo's reference models (see :mod:`.demo`)."""
     from reliant.core.tiny_lm import TinyLMSettings
 
     return TinyLMSettings(**SMALL_LM_SETTINGS)
-
-
-def builtin_demo(run: Any, seed: int) -> dict:
-    """FLAT, GA and NPO forgetting 10% of 40 built-in fictitious people from a small tiny LM,
-    scored against the same tiny LM trained without them (both built once, then cached)."""
-    from reliant.core.builtin_data import builtin_qa, split_forget_retain
-    from reliant.core.models import load_causal_lm
-    from reliant.core.tiny_lm import build_tiny_lm
-    from reliant.unlearning.api import unlearn
-
-    records = builtin_qa(n_people=DEMO_PEOPLE, seed=0)
-    forget, retain = split_forget_retain(records, 0.1)
-    tokenizer_texts = [qa_text(r["question"], r["answer"]) for r in records]
-
-    def build(subset: list[dict], name: str) -> Path:
-        return build_tiny_lm(
-            [qa_prompt(r["question"]) for r in subset], [r["answer"] for r in subset], name=name,
-            settings=demo_settings(), tokenizer_texts=tokenizer_texts,
-        )
-
-    target_dir, retrained_dir = build(records, "demo-target"), build(retain, "demo-retain")
-    rng = np.random.default_rng(seed)
-    retain_eval = [retain[i] for i in sorted(rng.choice(len(retain), size=160, replace=False))]
-    sets = {"forget": forget, "retain": retain_eval}
-
-    def score(model, tokenizer):
-        evaluation = evaluate_tofu(model, tokenizer, sets, batch_size=32, max_new_tokens=40)
-        return evaluation
-
-    model, tokenizer = load_causal_lm(str(retrained_dir), device="cpu")
-    retrained = score(model, tokenizer)
-    results: dict[str, dict[str, float]] = {}
-    evaluations: dict[str, TofuEvaluation] = {"retrained": retrained}
-    model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
-    evaluations["target"] = score(model, tokenizer)
-    for method in ("flat", "ga", "npo"):
-        model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
-        unlearn(model, tokenizer, forget, method=method, epochs=5, lr=DEFAULT_LR[method], seed=seed)
-        evaluations[method] = score(model, tokenizer)
-    for name, evaluation in evaluations.items():
-        summary = evaluation.summary()
-        results[name] = {
-            "forget_quality": float(metrics.forget_quality(evaluation.forget_truth_ratios(), retrained.forget_truth_ratios())),
-            "forget_rouge": summary["forget"]["rouge_l_recall"],
-            "retain_rouge": summary["retain"]["rouge_l_recall"],
-            "retain_probability": summary["retain"]["probability"],
-        }
-    run.add_table(
-        "Unlearning 10% of the built-in people",
-        [{"model": _label(n), **v} for n, v in results.items()],
-        caption="Forget quality against a tiny LM trained without those people (higher is better); ROUGE-L recall of "
-        "greedy answers on forget and retain questions.",
-    )
-    fig, ax = new_figure(5.6, 3.4)
-    names = list(results)
-    x = np.arange(len(names))
-    ax.bar(x - 0.2, [results[n]["forget_rouge"] for n in names], width=0.4, label="forget ROUGE-L (lower is better)", color=PALETTE[5])
-    ax.bar(x + 0.2, [results[n]["retain_rouge"] for n in names], width=0.4, label="retain ROUGE-L (higher is better)", color=PALETTE[2])
-    ax.set_xticks(x, [_label(n) for n in names], fontsize=8)
-    ax.set_ylim(0, 1.22)
-    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    ax.axhline(results["retrained"]["forget_rouge"], color=PALETTE[5], lw=0.8, ls="--")
-    ax.legend(fontsize=8, ncol=2, loc="upper center", frameon=False)
-    run.add_figure(
-        "Unlearning: forgetting without losing the rest", fig,
-        caption="Dashed: forget ROUGE-L of the retrained model, the floor a model that never saw those people reaches "
-        "from the shared answer templates.",
-    )
-    run.add_headline("FLAT forget ROUGE-L", results["flat"]["forget_rouge"])
-    return results

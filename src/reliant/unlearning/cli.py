@@ -11,6 +11,7 @@ import typer
 from reliant.core.cli_common import ConfigOption, OutOption, OverwriteOption, SeedOption, console, print_run_summary
 from reliant.core.config import resolve_config
 from reliant.core.rundir import run_directory
+from reliant.unlearning.methods import METHOD_LABELS, available_methods
 
 group = typer.Typer(help="Machine unlearning for LLMs: FLAT and baselines, TOFU/MUSE evaluation.", no_args_is_help=True)
 
@@ -35,6 +36,8 @@ class RunConfig:
     retain_weight: float = 1.0
     lora_r: int = 0
     checkpoint_every: int = 0
+    checkpoint_steps: int = 0
+    checkpoint_dir: Optional[str] = None
     resume: Optional[str] = None
     compile: bool = False
     save_model: bool = True
@@ -55,9 +58,13 @@ class EvalConfig:
     seed: int = 0
 
 
+def _methods_help() -> str:
+    return "Unlearning method: " + ", ".join(f"{name} ({label})" for name, label in METHOD_LABELS.items()) + "."
+
+
 @group.command("run")
 def run_command(
-    method: str = typer.Option(None, "--method", help="flat, ga, gd, ga_kl, npo, npo_gd, simnpo, idkdpo or retain_ft."),
+    method: str = typer.Option(None, "--method", help=_methods_help()),
     model: str = typer.Option(None, "--model", help="HF id, local directory, or 'tiny' (built-in)."),
     forget: str = typer.Option(None, "--forget", help="Forget QA (jsonl/json/csv/parquet/HF id; 'tofu:forget05_perturbed')."),
     retain: str = typer.Option(None, "--retain", help="Retain QA (GD, GA+KL, NPO+GD, retain_ft)."),
@@ -70,8 +77,10 @@ def run_command(
     lr: float = typer.Option(None, "--lr"),
     batch_size: int = typer.Option(None, "--batch-size"),
     lora_r: int = typer.Option(None, "--lora-r", help="Train LoRA adapters of this rank instead of all weights."),
-    checkpoint_every: int = typer.Option(None, "--checkpoint-every", help="Save trainer state every N epochs."),
-    resume: str = typer.Option(None, "--resume", help="Checkpoint folder of an earlier run to continue from."),
+    checkpoint_every: int = typer.Option(None, "--checkpoint-every", help="Save a resumable checkpoint every N epochs (0: off)."),
+    checkpoint_steps: int = typer.Option(None, "--checkpoint-steps", help="Save a resumable checkpoint every N optimizer steps (0: off)."),
+    checkpoint_dir: str = typer.Option(None, "--checkpoint-dir", help="Checkpoint folder (default: <out>.checkpoints beside the run folder)."),
+    resume: str = typer.Option(None, "--resume", help="Checkpoint folder of an interrupted run to continue from (same settings)."),
     compile: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model."),
     config: ConfigOption = None,
     seed: SeedOption = None,
@@ -84,7 +93,8 @@ def run_command(
     resolved = resolve_config(
         RunConfig, config, method=method, model=model, forget=forget, retain=retain, templates=templates,
         eval_forget=eval_forget, eval_retain=eval_retain, divergence=divergence, reduction=reduction, epochs=epochs,
-        lr=lr, batch_size=batch_size, lora_r=lora_r, checkpoint_every=checkpoint_every, resume=resume,
+        lr=lr, batch_size=batch_size, lora_r=lora_r, checkpoint_every=checkpoint_every,
+        checkpoint_steps=checkpoint_steps, checkpoint_dir=checkpoint_dir, resume=resume,
         compile=compile, seed=seed,
     )
     path, lines = run_unlearning(resolved, out, overwrite)
@@ -119,7 +129,7 @@ def eval_command(
 @group.command("bench")
 def bench_command(
     split: str = typer.Option(None, "--split", help="TOFU split to forget: forget01, forget05 or forget10."),
-    methods: str = typer.Option(None, "--methods", help="Comma-separated methods (default: all)."),
+    methods: str = typer.Option(None, "--methods", help="Comma-separated methods (default: all but retain_ft): " + ", ".join(available_methods()) + "."),
     epochs: int = typer.Option(None, "--epochs", help="Unlearning epochs per method."),
     lr: float = typer.Option(None, "--lr", help="Learning rate for every method (default: 1e-4, TOFU-style one rate for all)."),
     divergence: str = typer.Option(None, "--divergence", help="FLAT f-divergence: kl, js, pearson, tv."),
@@ -130,12 +140,13 @@ def bench_command(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Every method on a TOFU split with tiny LMs: table, trade-off plot, sample generations."""
-    from reliant.unlearning.bench import BenchConfig, run_benchmark
+    from reliant.unlearning.bench import BenchConfig, check_config, run_benchmark
 
     resolved = resolve_config(
         BenchConfig, config, split=split, methods=methods, epochs=epochs, lr=lr, divergence=divergence,
         reduction=reduction, seed=seed,
     )
+    check_config(resolved)  # every bad option fails here, before any model is trained
     from reliant.core.seeding import set_seed
 
     set_seed(resolved.seed)

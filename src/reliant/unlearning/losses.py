@@ -32,14 +32,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import Enum
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-
-from reliant.core.errors import ConfigError, UserError
 
 IGNORE_INDEX = -100
 """Label value of positions that are not scored (prompt and padding)."""
@@ -48,10 +45,7 @@ __all__ = [
     "FLAT_DIVERGENCES",
     "FLAT_REDUCTIONS",
     "IGNORE_INDEX",
-    "METHODS",
     "FDivergence",
-    "MethodSpec",
-    "UnlearningMethod",
     "add_retain_term",
     "answer_token_counts",
     "answer_token_logprobs",
@@ -62,95 +56,11 @@ __all__ = [
     "gd_loss",
     "kl_retain_loss",
     "npo_loss",
-    "parse_method",
     "sequence_logprob",
     "sequence_nll",
     "simnpo_loss",
     "token_mean_nll",
 ]
-
-
-# --------------------------------------------------------------------------- methods
-
-
-class UnlearningMethod(str, Enum):
-    """Names of the unlearning objectives this module implements."""
-
-    FLAT = "flat"
-    GA = "ga"
-    GD = "gd"
-    GA_KL = "ga_kl"
-    NPO = "npo"
-    SIMNPO = "simnpo"
-    IDK_DPO = "idk_dpo"
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """What a method needs from the trainer.
-
-    ``uses_retain``: the recipe adds a retain-set term (``alpha * retain``).
-    ``uses_reference``: it needs a frozen copy of the original model.
-    ``uses_template``: it needs template/refusal answers ("I don't know") for the
-    forget questions.
-    """
-
-    method: UnlearningMethod
-    loss: str
-    uses_retain: bool
-    uses_reference: bool
-    uses_template: bool
-    summary: str
-
-
-METHODS: dict[UnlearningMethod, MethodSpec] = {
-    spec.method: spec
-    for spec in (
-        MethodSpec(
-            UnlearningMethod.FLAT, "flat_loss", False, False, True,
-            "f-divergence loss adjustment between template and forget answers, "
-            "forget data only (Wang et al., ICLR 2025)",
-        ),
-        MethodSpec(
-            UnlearningMethod.GA, "ga_loss", False, False, False,
-            "gradient ascent on the forget answers",
-        ),
-        MethodSpec(
-            UnlearningMethod.GD, "gd_loss", True, False, False,
-            "gradient ascent on forget plus NLL on retain (GradDiff)",
-        ),
-        MethodSpec(
-            UnlearningMethod.GA_KL, "ga_loss + kl_retain_loss", True, True, False,
-            "gradient ascent on forget plus KL(original || current) on retain "
-            "(TOFU 'KL'; OpenUnlearning GradDiff with retain_loss_type=KL)",
-        ),
-        MethodSpec(
-            UnlearningMethod.NPO, "npo_loss", True, True, False,
-            "negative preference optimisation against the original model "
-            "(Zhang et al., 2024), plus retain NLL as in OpenUnlearning",
-        ),
-        MethodSpec(
-            UnlearningMethod.SIMNPO, "simnpo_loss", True, False, False,
-            "reference-free, length-normalised NPO (Fan et al., 2024), plus retain NLL",
-        ),
-        MethodSpec(
-            UnlearningMethod.IDK_DPO, "dpo_loss", True, True, True,
-            "DPO preferring a refusal over the forget answer, plus retain NLL",
-        ),
-    )
-}
-
-
-def parse_method(name: str | UnlearningMethod) -> UnlearningMethod:
-    """Turn a user-given method name into :class:`UnlearningMethod` (case-insensitive).
-
-    >>> parse_method("NPO")
-    <UnlearningMethod.NPO: 'npo'>
-    """
-    if isinstance(name, UnlearningMethod):
-        return name
-    valid = tuple(m.value for m in UnlearningMethod)
-    return UnlearningMethod(_check_choice(name, valid, "unlearning method"))
 
 
 # --------------------------------------------------------------------------- validation
@@ -159,49 +69,49 @@ def parse_method(name: str | UnlearningMethod) -> UnlearningMethod:
 def _check_choice(value: object, valid: tuple[str, ...], what: str) -> str:
     if isinstance(value, str) and value.lower() in valid:
         return value.lower()
-    raise ConfigError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
+    raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
 
 
 def _check_logits_labels(logits: object, labels: object, name: str) -> None:
     if not isinstance(logits, Tensor) or not isinstance(labels, Tensor):
-        raise UserError(f"{name}: logits and labels must be torch tensors")
+        raise TypeError(f"{name}: logits and labels must be torch tensors")
     if logits.dim() != 3:
-        raise UserError(
+        raise ValueError(
             f"{name} logits must have shape (batch, length, vocab); got {tuple(logits.shape)}"
         )
     if labels.shape != logits.shape[:2]:
-        raise UserError(
+        raise ValueError(
             f"{name} labels must have shape (batch, length) = {tuple(logits.shape[:2])}; "
             f"got {tuple(labels.shape)}"
         )
     batch, length, vocab = logits.shape
     if batch == 0 or vocab == 0:
-        raise UserError(f"{name} batch is empty: logits shape {tuple(logits.shape)}")
+        raise ValueError(f"{name} batch is empty: logits shape {tuple(logits.shape)}")
     if length < 2:
-        raise UserError(
+        raise ValueError(
             f"{name} sequences need at least 2 positions (position t predicts token t+1); "
             f"got length {length}"
         )
     if not logits.is_floating_point():
-        raise UserError(f"{name} logits must be floating point; got {logits.dtype}")
+        raise TypeError(f"{name} logits must be floating point; got {logits.dtype}")
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise UserError(f"{name} labels must be integer token ids; got {labels.dtype}")
+        raise TypeError(f"{name} labels must be integer token ids; got {labels.dtype}")
     outside = (labels != IGNORE_INDEX) & ((labels < 0) | (labels >= vocab))
     if bool(outside.any()):
-        raise UserError(
+        raise ValueError(
             f"{name} labels hold ids outside [0, {vocab}) that are not {IGNORE_INDEX}"
         )
 
 
 def _check_sequence_values(values: object, name: str) -> Tensor:
     if not isinstance(values, Tensor):
-        raise UserError(f"{name} must be a torch tensor of shape (batch,)")
+        raise TypeError(f"{name} must be a torch tensor of shape (batch,)")
     if values.dim() != 1 or values.numel() == 0:
-        raise UserError(f"{name} must have shape (batch,) with batch >= 1; got {tuple(values.shape)}")
+        raise ValueError(f"{name} must have shape (batch,) with batch >= 1; got {tuple(values.shape)}")
     if not values.is_floating_point():
-        raise UserError(f"{name} must be floating point; got {values.dtype}")
+        raise TypeError(f"{name} must be floating point; got {values.dtype}")
     if not bool(torch.isfinite(values).all()):
-        raise UserError(f"{name} holds NaN or infinite values")
+        raise ValueError(f"{name} holds NaN or infinite values")
     return values
 
 
@@ -209,12 +119,12 @@ def _check_same_shape(**tensors: Tensor) -> None:
     shapes = {name: tuple(t.shape) for name, t in tensors.items()}
     if len(set(shapes.values())) > 1:
         listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
-        raise UserError(f"per-sequence inputs must have the same shape; got {listed}")
+        raise ValueError(f"per-sequence inputs must have the same shape; got {listed}")
 
 
 def _check_beta(beta: float) -> float:
     if not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
-        raise ConfigError(f"beta must be a positive number; got {beta!r}")
+        raise ValueError(f"beta must be a positive number; got {beta!r}")
     return float(beta)
 
 
@@ -254,7 +164,7 @@ def answer_token_counts(labels: Tensor) -> Tensor:
     """Number of scored answer tokens per sequence, ``(B,)``, after the causal shift."""
     if not isinstance(labels, Tensor) or labels.dim() != 2 or labels.shape[1] < 2:
         shape = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
-        raise UserError(f"labels must be a tensor of shape (batch, length >= 2); got {shape}")
+        raise ValueError(f"labels must be a tensor of shape (batch, length >= 2); got {shape}")
     return (labels[:, 1:] != IGNORE_INDEX).sum(dim=-1)
 
 
@@ -262,7 +172,7 @@ def _require_answer_tokens(mask: Tensor, name: str) -> Tensor:
     counts = mask.sum(dim=-1)
     empty = (counts == 0).nonzero().flatten()
     if empty.numel():
-        raise UserError(
+        raise ValueError(
             f"{name} row {int(empty[0])} has no answer tokens (all labels after the first "
             f"position are {IGNORE_INDEX}); a per-token mean is undefined"
         )
@@ -300,7 +210,7 @@ def _token_mean_nll(logits: Tensor, labels: Tensor, name: str) -> Tensor:
     token_logp, mask = _token_logprobs(logits, labels, name)
     count = mask.sum()
     if int(count) == 0:
-        raise UserError(f"{name} batch has no answer tokens (every label is {IGNORE_INDEX})")
+        raise ValueError(f"{name} batch has no answer tokens (every label is {IGNORE_INDEX})")
     return -token_logp.sum() / count
 
 
@@ -482,9 +392,9 @@ def kl_retain_loss(
     for name, t in (("current", current_logits), ("reference", reference_logits)):
         if not isinstance(t, Tensor) or t.dim() != 3 or t.numel() == 0:
             shape = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
-            raise UserError(f"{name} logits must be a non-empty (batch, length, vocab) tensor; got {shape}")
+            raise ValueError(f"{name} logits must be a non-empty (batch, length, vocab) tensor; got {shape}")
     if current_logits.shape != reference_logits.shape:
-        raise UserError(
+        raise ValueError(
             f"current and reference logits differ in shape: {tuple(current_logits.shape)} "
             f"vs {tuple(reference_logits.shape)}"
         )
@@ -504,7 +414,7 @@ def kl_retain_loss(
     _check_logits_labels(current_logits, labels, "retain")
     mask = labels[:, 1:] != IGNORE_INDEX
     if not bool(mask.any()):
-        raise UserError(f"retain batch has no answer tokens (every label is {IGNORE_INDEX})")
+        raise ValueError(f"retain batch has no answer tokens (every label is {IGNORE_INDEX})")
     per_position = (ref_logp.exp() * (ref_logp - cur_logp)).sum(dim=-1)[:, :-1]
     return per_position[mask].mean()
 
@@ -557,14 +467,14 @@ def simnpo_loss(
             if isinstance(forget_num_tokens, Tensor)
             else type(forget_num_tokens).__name__
         )
-        raise UserError(
+        raise ValueError(
             f"forget_num_tokens must be a tensor of shape {tuple(logp.shape)}; got {shape}"
         )
     if not bool((forget_num_tokens > 0).all()):
-        raise UserError("forget_num_tokens must be positive for every sequence")
+        raise ValueError("forget_num_tokens must be positive for every sequence")
     for name, margin in (("gamma", gamma), ("delta", delta)):
         if not isinstance(margin, (int, float)) or not math.isfinite(margin):
-            raise ConfigError(f"{name} must be a finite number; got {margin!r}")
+            raise ValueError(f"{name} must be a finite number; got {margin!r}")
     mean_nll = -logp / forget_num_tokens.to(logp.dtype)
     return -(2.0 / beta) * F.logsigmoid(beta * (mean_nll - delta) - gamma).mean()
 

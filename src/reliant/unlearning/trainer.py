@@ -1,24 +1,31 @@
-"""One trainer for every unlearning method: FLAT, the standard baselines, and retain-only
-fine-tuning (the "retrained" gold reference).
+"""One training loop for every unlearning method: FLAT, the standard baselines, and
+retain-only fine-tuning (the "retrained" gold reference).
 
-It is a plain accelerate loop, so ``accelerate launch`` runs any method on several GPUs
-(DDP, DeepSpeed or FSDP from the accelerate config) and the same code runs on one CPU.
-Methods that compare against the original model on the *forget* data (NPO, NPO+GD, IdkDPO)
-do not keep that model in memory: its sequence log-probabilities on the fixed forget and
-template answers are computed once before training and cached, which removes a whole
-forward pass and a model's worth of memory per step. GA+KL needs the original model's full
-next-token distribution on fresh retain batches, so it is the one method that holds it.
+What a method computes lives in its own class in :mod:`reliant.unlearning.methods` (the
+registry); this module only runs the loop. It is a plain accelerate loop, so
+``accelerate launch`` runs any method on several GPUs (DDP, DeepSpeed or FSDP from the
+accelerate config) and the same code runs on one CPU. Methods that compare against the
+original model on the *forget* data cache its sequence log-probabilities once before
+training (:meth:`UnlearningMethod.setup`) instead of holding the model.
+
+Checkpoints (:mod:`reliant.unlearning.checkpoints`) are written every
+``checkpoint_every`` *epochs* and/or every ``checkpoint_steps`` optimizer steps, and once
+more when training is interrupted with Ctrl-C; resuming restores weights, optimizer,
+scheduler, the data order and every random number generator, so a resumed run ends on
+the same weights as an uninterrupted one.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import math
 import random
+import signal
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch.utils.data import DataLoader
@@ -27,37 +34,34 @@ from reliant.core.errors import ConfigError, DataError
 from reliant.core.models import build_qa_batch
 from reliant.core.progress import progress_bar
 from reliant.core.prompts import qa_prompt
-from reliant.unlearning import losses
+from reliant.unlearning import checkpoints, losses
+from reliant.unlearning.methods import METHOD_LABELS, SetupEnv, StepContext, available_methods, get_method
 
-# What each method needs besides the forget answers.
-METHODS: dict[str, dict[str, bool]] = {
-    "flat": {"template": True, "retain": False, "reference": False},
-    "ga": {"template": False, "retain": False, "reference": False},
-    "gd": {"template": False, "retain": True, "reference": False},
-    "ga_kl": {"template": False, "retain": True, "reference": True},
-    "npo": {"template": False, "retain": False, "reference": True},
-    "npo_gd": {"template": False, "retain": True, "reference": True},
-    "simnpo": {"template": False, "retain": False, "reference": False},
-    "idkdpo": {"template": True, "retain": False, "reference": True},
-    "retain_ft": {"template": False, "retain": True, "reference": False},
-}
+__all__ = [
+    "METHOD_LABELS",
+    "TrainResult",
+    "TrainingInterrupted",
+    "UnlearnData",
+    "UnlearnSettings",
+    "check_data",
+    "pair_templates",
+    "unlearn_model",
+]
 
-METHOD_LABELS = {
-    "flat": "FLAT",
-    "ga": "GA",
-    "gd": "GD",
-    "ga_kl": "GA+KL",
-    "npo": "NPO",
-    "npo_gd": "NPO+GD",
-    "simnpo": "SimNPO",
-    "idkdpo": "IdkDPO",
-    "retain_ft": "Retain FT",
-}
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
 class UnlearnSettings:
-    """Hyper-parameters of one unlearning run (the defaults suit the tiny built-in LM)."""
+    """Hyper-parameters of one unlearning run (the defaults suit the tiny built-in LM).
+
+    ``checkpoint_every`` counts *epochs* (0: none); ``checkpoint_steps`` counts optimizer
+    steps (0: none). Method hyper-parameters (``divergence``, ``reduction``, ``beta``,
+    ``simnpo_gamma``, ``forget_weight``, ``retain_weight``) fill the chosen method's own
+    ``Params`` dataclass; each method reads only the ones it has.
+    """
 
     method: str = "flat"
     divergence: str = "kl"
@@ -77,20 +81,38 @@ class UnlearnSettings:
     seed: int = 0
     compile: bool = False
     checkpoint_every: int = 0
+    checkpoint_steps: int = 0
 
     def check(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"unknown method {self.method!r} (methods: {', '.join(METHODS)})", field="method")
+        """Every user-facing value, checked once (a bad one is a one-line ConfigError)."""
+        get_method(self.method)
         for name in ("epochs", "batch_size", "grad_accum", "max_length"):
-            if getattr(self, name) < 1:
-                raise ConfigError("must be at least 1", field=name)
-        if self.lr <= 0:
-            raise ConfigError("must be positive", field="lr")
-        if self.divergence.lower() not in losses.FLAT_DIVERGENCES:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"must be an integer of at least 1 (got {value!r})", field=name)
+        for name in ("checkpoint_every", "checkpoint_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"must be an integer of at least 0 (got {value!r})", field=name)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"must be an integer in [0, 2**32) (got {self.seed!r})", field="seed")
+        for name in ("lr", "beta"):
+            value = getattr(self, name)
+            if not _finite(value) or value <= 0:
+                raise ConfigError(f"must be a finite positive number (got {value!r})", field=name)
+        for name in ("weight_decay", "max_grad_norm", "retain_weight", "forget_weight"):
+            value = getattr(self, name)
+            if not _finite(value) or value < 0:
+                raise ConfigError(f"must be a finite number of at least 0 (got {value!r})", field=name)
+        if not _finite(self.simnpo_gamma):
+            raise ConfigError(f"must be a finite number (got {self.simnpo_gamma!r})", field="simnpo_gamma")
+        if not _finite(self.warmup_ratio) or not 0 <= self.warmup_ratio <= 1:
+            raise ConfigError(f"must be a number in [0, 1] (got {self.warmup_ratio!r})", field="warmup_ratio")
+        if not isinstance(self.divergence, str) or self.divergence.lower() not in losses.FLAT_DIVERGENCES:
             raise ConfigError(
                 f"unknown divergence {self.divergence!r} (choose {', '.join(losses.FLAT_DIVERGENCES)})", field="divergence"
             )
-        if self.reduction.lower() not in losses.FLAT_REDUCTIONS:
+        if not isinstance(self.reduction, str) or self.reduction.lower() not in losses.FLAT_REDUCTIONS:
             raise ConfigError(
                 f"unknown reduction {self.reduction!r} (choose {', '.join(losses.FLAT_REDUCTIONS)})", field="reduction"
             )
@@ -111,6 +133,33 @@ class TrainResult:
     history: list[dict[str, float]]
     seconds: float
     tokens: int
+    checkpoint_dir: Path | None = None
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; ``str()`` is one line naming the checkpoint and how to resume.
+
+    It is a :class:`KeyboardInterrupt`, so code that handles Ctrl-C keeps working; the
+    ``reliant`` command prints ``interrupted: <message>`` and exits 130.
+    """
+
+    def __init__(self, step: int, checkpoint_dir: Path | None, resume_command: str | None = None) -> None:
+        self.step = step
+        self.checkpoint_dir = checkpoint_dir
+        self.resume_command = resume_command
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        if self.checkpoint_dir is None:
+            return (
+                f"training stopped after step {self.step}; no checkpoint was written "
+                "(pass --checkpoint-every N or --checkpoint-steps N to keep progress)"
+            )
+        command = self.resume_command or f"reliant unlearn run ... --resume {self.checkpoint_dir}"
+        return f"training stopped after step {self.step}; checkpoint saved in {self.checkpoint_dir}; continue with: {command}"
+
+    def __str__(self) -> str:
+        return self.one_line()
 
 
 def pair_templates(n_forget: int, template_pool: Sequence[str], seed: int) -> list[str]:
@@ -123,12 +172,12 @@ def pair_templates(n_forget: int, template_pool: Sequence[str], seed: int) -> li
 
 
 def check_data(settings: UnlearnSettings, data: UnlearnData) -> None:
-    needs = METHODS[settings.method]
-    if settings.method != "retain_ft" and not data.forget:
+    method = get_method(settings.method)
+    if method.trains_on == "forget" and not data.forget:
         raise DataError("the forget set is empty", field="forget")
-    if needs["retain"] and not data.retain:
+    if "retain" in method.needs and not data.retain:
         raise ConfigError(f"method {settings.method!r} needs retain data (--retain FILE)", field="retain")
-    if needs["template"] and len(data.templates) != len(data.forget):
+    if "template" in method.needs and len(data.templates) != len(data.forget):
         raise DataError(
             f"{len(data.templates)} template answers for {len(data.forget)} forget questions", field="templates"
         )
@@ -138,20 +187,16 @@ def _qa_batch(tokenizer, pairs: Sequence[tuple[str, str]], max_length: int) -> d
     return build_qa_batch(tokenizer, [qa_prompt(q) for q, _ in pairs], [a for _, a in pairs], max_length)
 
 
-def _sequence_logps(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sum of answer-token log-probabilities and answer lengths, per sequence."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    token_logps, mask = losses.answer_token_logprobs(logits, batch["labels"])
-    return (token_logps * mask).sum(-1), mask.sum(-1)
-
-
 @torch.no_grad()
 def _reference_logps(model, tokenizer, pairs, settings: UnlearnSettings, device) -> torch.Tensor:
+    """Summed answer-token log-probabilities of ``pairs`` under ``model``, ``(N,)`` on CPU."""
     model.eval()
     values = []
     for start in range(0, len(pairs), settings.batch_size):
         batch = {k: v.to(device) for k, v in _qa_batch(tokenizer, pairs[start : start + settings.batch_size], settings.max_length).items()}
-        values.append(_sequence_logps(model, batch)[0].float().cpu())
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        token_logps, mask = losses.answer_token_logprobs(logits, batch["labels"])
+        values.append((token_logps * mask).sum(-1).float().cpu())
     return torch.cat(values)
 
 
@@ -166,6 +211,50 @@ class _IndexDataset(torch.utils.data.Dataset):
         return i
 
 
+class _InterruptGuard:
+    """Makes Ctrl-C act at once, except inside the parameter update.
+
+    A SIGINT that arrives while the optimizer updates the weights (and the loop records
+    its step-boundary state) is held until that short section ends, so the checkpoint
+    written on interrupt never holds half-updated weights. Anywhere else the usual
+    ``KeyboardInterrupt`` is raised immediately. Only installed in the main thread when
+    Python's default handler is in place.
+    """
+
+    def __init__(self) -> None:
+        self.in_update = False
+        self.pending = False
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> "_InterruptGuard":
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handler(self, signum, frame) -> None:
+        if self.in_update:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def update(self) -> Iterator[None]:
+        self.in_update = True
+        try:
+            yield
+        finally:
+            self.in_update = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
 def unlearn_model(
     model,
     tokenizer,
@@ -175,34 +264,46 @@ def unlearn_model(
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    resume_command: str | None = None,
 ) -> TrainResult:
-    """Run ``settings.method`` on ``model`` in place and return the loss history."""
-    import time
+    """Run ``settings.method`` on ``model`` in place and return the loss history.
 
+    ``checkpoint_dir``: where checkpoints go (written when ``checkpoint_every`` or
+    ``checkpoint_steps`` is set, and on Ctrl-C); with ``resume`` training continues from
+    its latest checkpoint (a folder without one is a ConfigError). Ctrl-C raises
+    :class:`TrainingInterrupted` after saving.
+    """
     from accelerate import Accelerator
     from accelerate.utils import set_seed as accelerate_set_seed
     from transformers import get_scheduler
 
     settings.check()
     check_data(settings, data)
-    needs = METHODS[settings.method]
+    method_cls = get_method(settings.method)
+    method = method_cls(method_cls.params_from(settings))
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    saved = None
+    if resume:
+        if checkpoint_dir is None:
+            raise ConfigError("resuming needs a checkpoint folder", field="resume")
+        saved = checkpoints.find(checkpoint_dir)
+        checkpoints.check_compatible(saved, settings, method_cls.name, _main_size(method_cls, data))
+    checkpointing = checkpoint_dir is not None and (settings.checkpoint_every > 0 or settings.checkpoint_steps > 0 or resume)
+
     accelerate_set_seed(settings.seed)
     accelerator = Accelerator(gradient_accumulation_steps=settings.grad_accum)
     device = accelerator.device
-
-    main_pairs = data.retain if settings.method == "retain_ft" else data.forget
+    main_pairs = data.retain if method_cls.trains_on == "retain" else data.forget
     model.to(device)
-
-    cached_ref: dict[str, torch.Tensor] = {}
-    reference_model = None
-    if needs["reference"]:
-        if settings.method == "ga_kl":
-            reference_model = copy.deepcopy(model).eval().requires_grad_(False)
-        else:
-            cached_ref["forget"] = _reference_logps(model, tokenizer, data.forget, settings, device)
-            if settings.method == "idkdpo":
-                template_pairs = [(q, t) for (q, _), t in zip(data.forget, data.templates)]
-                cached_ref["template"] = _reference_logps(model, tokenizer, template_pairs, settings, device)
+    needs = method_cls.needs
+    method.setup(
+        SetupEnv(
+            model=model,
+            forget=list(data.forget),
+            templates=list(data.templates) if "template" in needs else None,
+            reference_logps=lambda pairs: _reference_logps(model, tokenizer, list(pairs), settings, device),
+        )
+    )
 
     generator = torch.Generator().manual_seed(settings.seed)
     loader = DataLoader(_IndexDataset(len(main_pairs)), batch_size=settings.batch_size, shuffle=True, generator=generator)
@@ -223,115 +324,137 @@ def unlearn_model(
     if settings.compile:
         model = torch.compile(model)
 
-    start_epoch, step = 0, 0
-    if resume and checkpoint_dir is not None and (checkpoint_dir / "latest.json").exists():
-        state = json.loads((checkpoint_dir / "latest.json").read_text())
-        accelerator.load_state(str(checkpoint_dir / state["folder"]))
-        start_epoch, step = state["epoch"] + 1, state["step"]
-
     retain_rng = random.Random(settings.seed + 1)
+    start_epoch, step, skip = 0, 0, 0
+    if saved is not None:
+        checkpoints.load_weights(saved, accelerator.unwrap_model(model))
+        state = checkpoints.load_state(saved)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, step, skip = saved.meta["next_epoch"], saved.meta["step"], saved.meta["skip_batches"]
+        accelerator.step = saved.meta.get("accumulation_step", 0)
+        generator.set_state(state["rng"]["epoch_generator"])
+
+    def build(pairs):
+        return {k: v.to(device) for k, v in _qa_batch(tokenizer, pairs, settings.max_length).items()}
+
     history: list[dict[str, float]] = []
     tokens = 0
     began = time.perf_counter()
+    # State at the last step boundary where the weights were updated: what a checkpoint
+    # written now (on schedule or on interrupt) describes.
+    boundary: dict[str, Any] = {}
+
+    def mark_boundary(epoch: int, batches_done: int, epoch_generator_state: torch.Tensor, epoch_done: bool) -> None:
+        boundary.update(
+            step=step,
+            next_epoch=epoch + 1 if epoch_done else epoch,
+            skip_batches=0 if epoch_done else batches_done,
+            accumulation_step=accelerator.step,
+            scheduler=scheduler.state_dict(),
+            rng={
+                **checkpoints.capture_rng(),
+                "retain": checkpoints.python_rng_state(retain_rng),
+                "epoch_generator": (generator.get_state() if epoch_done else epoch_generator_state).clone(),
+            },
+        )
+
+    def save(reason: str) -> None:
+        if not boundary:
+            return
+        checkpoints.save(
+            checkpoint_dir,
+            model=accelerator.unwrap_model(model),
+            optimizer_state=optimizer.state_dict(),
+            boundary=boundary,
+            settings=settings,
+            method=method_cls.name,
+            n_examples=len(main_pairs),
+            reason=reason,
+        )
+
+    n_batches = len(loader)
+    todo = n_batches * (settings.epochs - start_epoch) - skip
     model.train()
-    with progress_bar(f"unlearn [{settings.method}]", total=len(loader) * (settings.epochs - start_epoch)) as bar:
-        for epoch in range(start_epoch, settings.epochs):
-            for index_batch in loader:
-                indices = index_batch.tolist()
-                with accelerator.accumulate(model):
-                    loss, parts, n_tokens = _method_loss(
-                        model, tokenizer, data, settings, indices, cached_ref, reference_model, retain_rng, device
-                    )
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and settings.max_grad_norm > 0:
-                        accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad()
-                tokens += n_tokens
-                step += 1
-                record = {"step": step, "epoch": epoch, "loss": float(loss.detach()), **parts}
-                history.append(record)
-                if on_step is not None:
-                    on_step(step, record)
-                bar.advance(1, status=f"loss {record['loss']:.4f}")
-            if checkpoint_dir is not None and settings.checkpoint_every and (epoch + 1) % settings.checkpoint_every == 0:
-                folder = f"epoch-{epoch + 1}"
-                accelerator.save_state(str(checkpoint_dir / folder))
-                (checkpoint_dir / "latest.json").write_text(json.dumps({"folder": folder, "epoch": epoch, "step": step}))
+    guard = _InterruptGuard()
+    try:
+        with guard, progress_bar(f"unlearn [{settings.method}]", total=todo) as bar:
+            for epoch in range(start_epoch, settings.epochs):
+                resuming = saved is not None and epoch == start_epoch
+                if resuming and not skip:
+                    _restore_rngs(state, retain_rng)
+                epoch_generator_state = generator.get_state()
+                batches = iter(loader)
+                batches_done = 0
+                if resuming and skip:
+                    # The interrupted run's shuffled order: replay this epoch's permutation
+                    # and drop the batches it already trained on.
+                    for _ in range(skip):
+                        next(batches)
+                    batches_done = skip
+                    _restore_rngs(state, retain_rng)
+                if resuming or not boundary:
+                    mark_boundary(epoch, batches_done, epoch_generator_state, epoch_done=False)
+                for index_batch in batches:
+                    indices = index_batch.tolist()
+                    with accelerator.accumulate(model):
+                        ctx = StepContext(
+                            model=model, indices=indices, device=device, forget=data.forget,
+                            templates=data.templates if "template" in needs else None,
+                            retain=data.retain if "retain" in needs else None,
+                            build_batch=build, retain_rng=retain_rng, method=method_cls.name,
+                        )
+                        loss, parts = method.loss(ctx)
+                        accelerator.backward(loss)
+                        if accelerator.sync_gradients and settings.max_grad_norm > 0:
+                            accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+                        with guard.update():
+                            optimizer.step()
+                            scheduler.step()
+                            optimizer.zero_grad()
+                            tokens += ctx.tokens
+                            step += 1
+                            batches_done += 1
+                            if accelerator.sync_gradients:
+                                mark_boundary(epoch, batches_done, epoch_generator_state, epoch_done=batches_done == n_batches)
+                    record = {"step": step, "epoch": epoch, "loss": float(loss.detach()), **parts}
+                    history.append(record)
+                    if on_step is not None:
+                        on_step(step, record)
+                    bar.advance(1, status=f"loss {record['loss']:.4f}")
+                    if (
+                        checkpointing and settings.checkpoint_steps
+                        and accelerator.sync_gradients and step % settings.checkpoint_steps == 0
+                    ):
+                        save("steps")
+                if checkpointing and settings.checkpoint_every and (epoch + 1) % settings.checkpoint_every == 0:
+                    save("epoch")
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, TrainingInterrupted):
+            raise
+        where = None
+        if checkpointing:
+            save("interrupt")
+            if (checkpoint_dir / checkpoints.LATEST).is_file():
+                where = checkpoint_dir
+        raise TrainingInterrupted(step, where, resume_command) from None
     model = accelerator.unwrap_model(model)
     model.eval()
-    return TrainResult(steps=step, history=history, seconds=time.perf_counter() - began, tokens=tokens)
+    return TrainResult(
+        steps=step, history=history, seconds=time.perf_counter() - began, tokens=tokens,
+        checkpoint_dir=checkpoint_dir if checkpointing else None,
+    )
 
 
-def _method_loss(model, tokenizer, data, settings, indices, cached_ref, reference_model, retain_rng, device):
-    """The loss of one batch for the configured method, its named parts, and tokens processed."""
-    method = settings.method
+def _restore_rngs(state: dict[str, Any], retain_rng: random.Random) -> None:
+    checkpoints.restore_rng(state["rng"])
+    retain_rng.setstate(checkpoints.python_rng_from(state["rng"]["retain"]))
 
-    def batch_of(pairs):
-        return {k: v.to(device) for k, v in _qa_batch(tokenizer, pairs, settings.max_length).items()}
 
-    def retain_batch():
-        chosen = [data.retain[retain_rng.randrange(len(data.retain))] for _ in range(len(indices))]
-        return batch_of(chosen)
+def _main_size(method_cls, data: UnlearnData) -> int:
+    return len(data.retain if method_cls.trains_on == "retain" else data.forget)
 
-    if method == "retain_ft":
-        batch = batch_of([data.retain[i] for i in indices])
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        loss = losses.sequence_nll(logits, batch["labels"]).mean()
-        return loss, {"retain_nll": float(loss.detach())}, int(batch["attention_mask"].sum())
 
-    forget = batch_of([data.forget[i] for i in indices])
-    n_tokens = int(forget["attention_mask"].sum())
-    forget_logits = model(input_ids=forget["input_ids"], attention_mask=forget["attention_mask"]).logits
-    parts: dict[str, float] = {}
-
-    if method == "flat":
-        template = batch_of([(data.forget[i][0], data.templates[i]) for i in indices])
-        n_tokens += int(template["attention_mask"].sum())
-        template_logits = model(input_ids=template["input_ids"], attention_mask=template["attention_mask"]).logits
-        loss = losses.flat_loss(
-            template_logits, template["labels"], forget_logits, forget["labels"],
-            divergence=settings.divergence, reduction=settings.reduction,
-        )
-        return loss, {"flat": float(loss.detach())}, n_tokens
-
-    if method in ("ga", "gd", "ga_kl"):
-        forget_loss = losses.ga_loss(forget_logits, forget["labels"])
-    elif method in ("npo", "npo_gd"):
-        token_logps, mask = losses.answer_token_logprobs(forget_logits, forget["labels"])
-        policy = (token_logps * mask).sum(-1)
-        forget_loss = losses.npo_loss(policy, cached_ref["forget"][indices].to(device), beta=settings.beta)
-    elif method == "simnpo":
-        token_logps, mask = losses.answer_token_logprobs(forget_logits, forget["labels"])
-        forget_loss = losses.simnpo_loss(
-            (token_logps * mask).sum(-1), mask.sum(-1), beta=settings.beta, gamma=settings.simnpo_gamma
-        )
-    elif method == "idkdpo":
-        template = batch_of([(data.forget[i][0], data.templates[i]) for i in indices])
-        n_tokens += int(template["attention_mask"].sum())
-        token_logps, mask = losses.answer_token_logprobs(forget_logits, forget["labels"])
-        lose = (token_logps * mask).sum(-1)
-        win = _sequence_logps(model, template)[0]
-        forget_loss = losses.dpo_loss(
-            win, lose, cached_ref["template"][indices].to(device), cached_ref["forget"][indices].to(device),
-            beta=settings.beta,
-        )
-    else:  # pragma: no cover - METHODS and this dispatch are kept in step by tests
-        raise ConfigError(f"unknown method {method!r}", field="method")
-
-    parts["forget"] = float(forget_loss.detach())
-    loss = settings.forget_weight * forget_loss
-    if METHODS[method]["retain"]:
-        retain = retain_batch()
-        n_tokens += int(retain["attention_mask"].sum())
-        retain_logits = model(input_ids=retain["input_ids"], attention_mask=retain["attention_mask"]).logits
-        if method == "ga_kl":
-            with torch.no_grad():
-                ref_logits = reference_model(input_ids=retain["input_ids"], attention_mask=retain["attention_mask"]).logits
-            retain_loss = losses.kl_retain_loss(retain_logits, ref_logits, retain["labels"])
-        else:
-            retain_loss = losses.sequence_nll(retain_logits, retain["labels"]).mean()
-        parts["retain"] = float(retain_loss.detach())
-        loss = loss + settings.retain_weight * retain_loss
-    return loss, parts, n_tokens
+def method_names() -> list[str]:
+    """Registered method names (for help texts and error messages)."""
+    return available_methods()

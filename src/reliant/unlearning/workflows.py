@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
+from reliant.core.config import config_to_dict
 from reliant.core.errors import ConfigError
 from reliant.core.plotting import PALETTE, new_figure
-from reliant.core.rundir import run_directory
+from reliant.core.rundir import check_output_dir, is_within, run_directory
 from reliant.core.seeding import set_seed
-from reliant.unlearning.trainer import METHOD_LABELS, METHODS, UnlearnSettings
+from reliant.unlearning import checkpoints
+from reliant.unlearning.methods import METHOD_LABELS, get_method
+from reliant.unlearning.trainer import UnlearnSettings
 
 
 def _eval_sets(forget, retain) -> dict[str, list[dict]]:
@@ -27,42 +32,91 @@ def _score(model, tokenizer, sets, batch_size: int = 16, max_new_tokens: int = 6
     return evaluate_tofu(model, tokenizer, sets, batch_size=batch_size, max_new_tokens=max_new_tokens)
 
 
+def _checkpoint_dir(config: Any, final: Path) -> Path | None:
+    """Where this run's checkpoints go: ``--checkpoint-dir``, the folder it resumes from, or
+    ``<out>.checkpoints`` beside the run folder (never inside it, so they outlive a failed
+    or interrupted run). A folder without a checkpoint to resume from fails here, before
+    any model is loaded."""
+    if config.resume:
+        saved = checkpoints.find(config.resume)
+        if config.checkpoint_dir and Path(config.checkpoint_dir).resolve() != saved.root.resolve():
+            raise ConfigError("--checkpoint-dir and --resume name different folders; a resumed run keeps writing "
+                              "into the folder it resumes from", field="checkpoint_dir")
+        folder = saved.root
+    elif config.checkpoint_dir:
+        folder = Path(config.checkpoint_dir)
+    elif config.checkpoint_every or config.checkpoint_steps:
+        folder = checkpoints.default_dir(final)
+    else:
+        return None
+    if is_within(folder, final):
+        raise ConfigError(f"the checkpoint folder {folder} must not lie inside the run folder --out {final} "
+                          "(it would be lost when the run folder is replaced)", field="checkpoint_dir")
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError("checkpoint folder is a file", file=folder, field="checkpoint_dir")
+    return folder
+
+
+def _write_resume_config(folder: Path, config: Any) -> None:
+    """The resolved config beside the checkpoints, so the resume command is exact."""
+    folder.mkdir(parents=True, exist_ok=True)
+    values = {k: v for k, v in config_to_dict(config).items() if k not in ("resume", "checkpoint_dir")}
+    text = yaml.safe_dump(values, sort_keys=False, allow_unicode=True)
+    tmp = folder / ".run.yaml.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(folder / "run.yaml")
+
+
+def _resume_command(folder: Path, final: Path) -> str:
+    quote = shlex.quote
+    return (
+        f"reliant unlearn run --config {quote(str(folder / 'run.yaml'))} --resume {quote(str(folder))} "
+        f"--out {quote(str(final))}"
+    )
+
+
 def run_unlearning(config: Any, out: Path | None, overwrite: bool) -> tuple[Path, list[str]]:
     """Load model and data, score before, unlearn, score after, save the model and report."""
     from reliant.unlearning.api import load_model, load_qa, load_templates, unlearn
 
-    if config.method not in METHODS:
-        raise ConfigError(f"unknown method {config.method!r} (methods: {', '.join(METHODS)})", field="method")
-    if config.method != "retain_ft" and not config.forget:
+    method = get_method(config.method)
+    if method.trains_on == "forget" and not config.forget:
         raise ConfigError("--forget FILE is required", field="forget")
-    needs = METHODS[config.method]
-    if needs["retain"] and not config.retain:
+    if "retain" in method.needs and not config.retain:
         raise ConfigError(f"method {config.method!r} needs --retain FILE", field="retain")
-    # Validate every input before any model is loaded or trained.
-    forget = load_qa(config.forget, what="forget", evaluation=True) if config.forget else []
-    retain = load_qa(config.retain, what="retain", evaluation=True) if config.retain else []
-    eval_forget = load_qa(config.eval_forget, what="forget", evaluation=True) if config.eval_forget else forget
-    eval_retain = load_qa(config.eval_retain, what="retain", evaluation=True) if config.eval_retain else retain
-    templates = load_templates(config.templates) if needs["template"] else None
+    if not isinstance(config.lora_r, int) or isinstance(config.lora_r, bool) or config.lora_r < 0:
+        raise ConfigError(f"must be an integer of at least 0 (got {config.lora_r!r})", field="lora_r")
     settings = UnlearnSettings(
         method=config.method, divergence=config.divergence, reduction=config.reduction, epochs=config.epochs,
         lr=config.lr, batch_size=config.batch_size, grad_accum=config.grad_accum, max_length=config.max_length,
         beta=config.beta, retain_weight=config.retain_weight, seed=config.seed, compile=config.compile,
-        checkpoint_every=config.checkpoint_every,
+        checkpoint_every=config.checkpoint_every, checkpoint_steps=config.checkpoint_steps,
     )
     settings.check()
+    # Validate every input before any model is loaded or trained.
+    final = check_output_dir(out, config=config, overwrite=overwrite, command=f"unlearn-{config.method}")
+    checkpoint_dir = _checkpoint_dir(config, final)
+    forget = load_qa(config.forget, what="forget", evaluation=True) if config.forget else []
+    retain = load_qa(config.retain, what="retain", evaluation=True) if config.retain else []
+    eval_forget = load_qa(config.eval_forget, what="forget", evaluation=True) if config.eval_forget else forget
+    eval_retain = load_qa(config.eval_retain, what="retain", evaluation=True) if config.eval_retain else retain
+    templates = load_templates(config.templates) if "template" in method.needs else None
 
     set_seed(config.seed)
     title = f"Unlearning with {METHOD_LABELS[config.method]}"
-    with run_directory(f"unlearn-{config.method}", config, out, title=title, overwrite=overwrite) as run:
+    with run_directory(f"unlearn-{config.method}", config, final, title=title, overwrite=overwrite) as run:
+        if checkpoint_dir is not None:
+            _write_resume_config(checkpoint_dir, config)
         model, tokenizer = load_model(config.model, lora_r=config.lora_r)
         sets = _eval_sets(eval_forget, eval_retain) if eval_forget else {"retain": [dict(r) for r in eval_retain]}
         before = _score(model, tokenizer, sets).summary()
         run.log(f"before: {before}")
-        checkpoint_dir = Path(config.resume) if config.resume else (run.file("checkpoints") if config.checkpoint_every else None)
+        if checkpoint_dir is not None:
+            run.log(f"checkpoints in {checkpoint_dir}")
         result = unlearn(
             model, tokenizer, forget, method=config.method, retain=retain, templates=templates, settings=settings,
             checkpoint_dir=checkpoint_dir, resume=bool(config.resume),
+            resume_command=_resume_command(checkpoint_dir, final) if checkpoint_dir is not None else None,
         )
         after = _score(model, tokenizer, sets).summary()
         run.log(f"after: {after}")
@@ -89,11 +143,16 @@ def run_unlearning(config: Any, out: Path | None, overwrite: bool) -> tuple[Path
 
 
 def _report_run(run, config, before, after, result) -> None:
+    group = f"{METHOD_LABELS[config.method]}: after unlearning vs before"
     if "forget" in after:
-        run.add_headline("forget ROUGE-L after", after["forget"]["rouge_l_recall"])
+        run.add_headline("forget ROUGE-L after", after["forget"]["rouge_l_recall"], group=group,
+                         baseline=before["forget"]["rouge_l_recall"], baseline_label="before", better="lower")
+        run.add_headline("forget probability after", after["forget"]["probability"], group=group,
+                         baseline=before["forget"]["probability"], baseline_label="before", better="lower")
     if "retain" in after:
-        run.add_headline("retain ROUGE-L after", after["retain"]["rouge_l_recall"])
-    run.add_headline("training steps", result.steps)
+        run.add_headline("retain ROUGE-L after", after["retain"]["rouge_l_recall"], group=group,
+                         baseline=before["retain"]["rouge_l_recall"], baseline_label="before", better="higher")
+    run.add_headline("training steps", result.steps, group="Training")
     rows = []
     for set_name in after:
         for metric_name in after[set_name]:
@@ -105,7 +164,8 @@ def _report_run(run, config, before, after, result) -> None:
         ax.plot(np.arange(1, len(losses) + 1), losses, color=PALETTE[0])
         ax.set_xlabel("step")
         ax.set_ylabel(f"{METHOD_LABELS[config.method]} loss")
-        run.add_figure("Training loss", fig)
+        run.add_figure("Training loss", fig, caption="The unlearning objective per optimizer step; a steady, "
+                       "bounded curve is healthy, one that runs away marks a collapsing model.")
     fig, ax = new_figure(5.6, 3.2)
     labels = [f"{s}\n{m}" for s in after for m in after[s]]
     x = np.arange(len(labels))
@@ -113,7 +173,8 @@ def _report_run(run, config, before, after, result) -> None:
     ax.bar(x + 0.2, [after[s][m] for s in after for m in after[s]], width=0.4, label="after", color=PALETTE[2])
     ax.set_xticks(x, labels, fontsize=7)
     ax.legend()
-    run.add_figure("Scores before and after", fig)
+    run.add_figure("Scores before and after", fig, caption="Forget-set bars should drop after unlearning; "
+                   "retain-set bars should stay where they were.")
 
 
 def run_evaluation(config: Any, out: Path | None, overwrite: bool) -> tuple[Path, list[str]]:
@@ -158,11 +219,15 @@ def run_evaluation(config: Any, out: Path | None, overwrite: bool) -> tuple[Path
         run.add_table("Scores", rows)
         for key in ("model_utility", "forget_quality"):
             if key in results.get("tofu", {}):
-                run.add_headline(key.replace("_", " "), results["tofu"][key])
+                run.add_headline(key.replace("_", " "), results["tofu"][key], group="TOFU", better="higher")
+        if "privleak" in results.get("muse", {}):
+            run.add_headline("PrivLeak %", results["muse"]["privleak"], group="MUSE", baseline=0.0,
+                             baseline_label="retrained model")
         fig, ax = new_figure(6.0, 0.35 * max(4, len(rows)) + 1)
         ax.barh([f"{r['group']}: {r['metric']}" for r in rows], [r["value"] for r in rows], color=PALETTE[0])
         ax.invert_yaxis()
         ax.tick_params(axis="y", labelsize=7)
-        run.add_figure("Scores", fig)
+        run.add_figure("Scores", fig, caption="Every score of this model; read forget-set numbers as 'lower is "
+                       "better' and retain, real-author and world-fact numbers as 'higher is better'.")
     lines = [f"{r['group']} {r['metric']}: {r['value']:.4g}" for r in rows]
     return run.path, lines

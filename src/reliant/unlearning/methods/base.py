@@ -1,0 +1,221 @@
+"""The unlearning-method registry: one class per method, registered under one name.
+
+A method is a small class holding what the trainer needs to know about it and nothing
+else:
+
+* ``name`` -- the registry key (``--method NAME``); ``label`` -- how reports print it;
+* ``needs`` -- which inputs besides the forget answers it uses, a subset of
+  ``{"template", "retain", "reference"}``. The trainer hands a method only what it
+  declares (an undeclared input is ``None`` in the step context), and refuses to start
+  a method whose declared inputs are missing, so the declaration is always truthful;
+* ``Params`` -- a dataclass of the method's own hyper-parameters with their defaults;
+* ``setup(env)`` -- optional, once before training on the *original* model (reference
+  log-probabilities, a frozen reference copy);
+* ``loss(ctx) -> (loss, parts)`` -- the scalar loss of one batch and its named parts as
+  floats. The maths lives in :mod:`reliant.unlearning.losses`.
+
+Adding a method is one file::
+
+    @register
+    class MyMethod(UnlearningMethod):
+        name, label, needs = "mine", "Mine", frozenset({"retain"})
+        Params = MyParams
+        def loss(self, ctx):
+            ...
+
+and one import line in ``reliant/unlearning/methods/__init__.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+
+from reliant.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+
+class _Lazy(ModuleType):
+    """A module imported on first attribute access, so that listing the registry (e.g. for
+    ``reliant unlearn run --help``) never imports torch."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        if self._module is None:
+            self._module = importlib.import_module(self.__name__)
+        return getattr(self._module, attr)
+
+
+losses = _Lazy("reliant.unlearning.losses")
+"""The loss maths (:mod:`reliant.unlearning.losses`), imported when a method first computes."""
+torch_lazy = _Lazy("torch")
+
+NEEDS = frozenset({"template", "retain", "reference"})
+"""Everything a method may declare in ``needs``."""
+
+
+@dataclass
+class NoParams:
+    """A method without hyper-parameters of its own."""
+
+
+def settings_field(name: str, default: Any) -> Any:
+    """A ``Params`` field filled from the run settings' field ``name`` (when it differs)."""
+    return dataclasses.field(default=default, metadata={"setting": name})
+
+
+@dataclass
+class SetupEnv:
+    """What :meth:`UnlearningMethod.setup` sees: the original model before any update."""
+
+    model: Any
+    forget: list[tuple[str, str]]
+    templates: list[str] | None
+    reference_logps: Callable[[Sequence[tuple[str, str]]], torch.Tensor]
+    """Summed answer log-probabilities of QA pairs under the original model, ``(N,)``, on CPU."""
+
+
+@dataclass
+class StepContext:
+    """One batch as a method sees it.
+
+    ``forget``, ``templates`` and ``retain`` are the full lists; ``templates`` and
+    ``retain`` are ``None`` unless the method declares it needs them.
+    """
+
+    model: Any
+    indices: list[int]
+    device: Any
+    forget: list[tuple[str, str]]
+    templates: list[str] | None
+    retain: list[tuple[str, str]] | None
+    build_batch: Callable[[Sequence[tuple[str, str]]], dict[str, torch.Tensor]]
+    retain_rng: random.Random
+    method: str
+    tokens: int = 0
+
+    def batch(self, pairs: Sequence[tuple[str, str]]) -> dict[str, torch.Tensor]:
+        """A tokenised QA batch on the training device (its tokens count as processed)."""
+        built = self.build_batch(pairs)
+        self.tokens += int(built["attention_mask"].sum())
+        return built
+
+    def logits(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+
+    def forget_pairs(self) -> list[tuple[str, str]]:
+        return [self.forget[i] for i in self.indices]
+
+    def template_pairs(self) -> list[tuple[str, str]]:
+        """Each forget question of the batch with its paired template answer."""
+        if self.templates is None:
+            raise RuntimeError(f"method {self.method!r} uses template answers but does not declare needs 'template'")
+        return [(self.forget[i][0], self.templates[i]) for i in self.indices]
+
+    def retain_pairs(self) -> list[tuple[str, str]]:
+        """As many retain QA pairs as the batch has rows, drawn with the run's retain RNG."""
+        if self.retain is None:
+            raise RuntimeError(f"method {self.method!r} uses retain data but does not declare needs 'retain'")
+        return [self.retain[self.retain_rng.randrange(len(self.retain))] for _ in range(len(self.indices))]
+
+    def indexed_retain_pairs(self) -> list[tuple[str, str]]:
+        """The retain pairs the batch indices point at (methods that train on retain data)."""
+        if self.retain is None:
+            raise RuntimeError(f"method {self.method!r} uses retain data but does not declare needs 'retain'")
+        return [self.retain[i] for i in self.indices]
+
+
+class UnlearningMethod:
+    """Base class of every registered method (see the module docstring)."""
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    needs: ClassVar[frozenset[str]] = frozenset()
+    summary: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+    trains_on: ClassVar[str] = "forget"
+    """The list one epoch runs over: ``"forget"`` (every unlearning method) or ``"retain"``."""
+
+    def __init__(self, params: Any | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    @classmethod
+    def params_from(cls, settings: Any) -> Any:
+        """The method's ``Params`` filled from a settings object with same-named fields."""
+        values = {}
+        for f in dataclasses.fields(cls.Params):
+            source = f.metadata.get("setting", f.name)
+            if hasattr(settings, source):
+                values[f.name] = getattr(settings, source)
+        return cls.Params(**values)
+
+    def setup(self, env: SetupEnv) -> None:  # noqa: B027 - optional hook
+        """Once before training, on the original model."""
+
+    def loss(self, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, type[UnlearningMethod]] = {}
+"""Every unlearning method by name, in registration order."""
+
+
+def register(cls: type[UnlearningMethod]) -> type[UnlearningMethod]:
+    """Class decorator adding a method to :data:`REGISTRY` under ``cls.name``."""
+    if not cls.name or not cls.label:
+        raise TypeError(f"{cls.__name__} needs a name and a label")
+    if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
+        raise ValueError(f"an unlearning method named {cls.name!r} is already registered ({REGISTRY[cls.name].__name__})")
+    unknown = set(cls.needs) - NEEDS
+    if unknown:
+        raise ValueError(f"{cls.__name__}.needs holds unknown inputs {sorted(unknown)} (allowed: {sorted(NEEDS)})")
+    if cls.trains_on not in ("forget", "retain") or (cls.trains_on == "retain" and "retain" not in cls.needs):
+        raise ValueError(f"{cls.__name__}.trains_on must be 'forget' or 'retain' (and then it needs 'retain')")
+    if not dataclasses.is_dataclass(cls.Params):
+        raise TypeError(f"{cls.__name__}.Params must be a dataclass")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def available_methods() -> list[str]:
+    """Names of the registered methods, in registration order."""
+    return list(REGISTRY)
+
+
+def get_method(name: str) -> type[UnlearningMethod]:
+    """The registered method class called ``name``; an unknown name is a ConfigError."""
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown method {name!r} (methods: {', '.join(REGISTRY)})", field="method") from None
+
+
+class _Labels(Mapping):
+    """``name -> label`` of the registered methods, read live from the registry."""
+
+    def __getitem__(self, name: str) -> str:
+        return REGISTRY[name].label
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(REGISTRY)
+
+    def __len__(self) -> int:
+        return len(REGISTRY)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+METHOD_LABELS: Mapping[str, str] = _Labels()

@@ -1,0 +1,40 @@
+"""FLAT (Wang et al., "LLM Unlearning via Loss Adjustment with Only Forget Data", ICLR 2025).
+
+Forget data only: each forget question is paired with a template answer (a refusal), and
+the loss ``-g*(P_e) + f*(g*(P_f))`` of :func:`reliant.unlearning.losses.flat_loss` raises
+the template answer's probability and lowers the forget answer's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reliant.unlearning.methods.base import StepContext, UnlearningMethod, losses, register
+
+
+@dataclass
+class FlatParams:
+    divergence: str = "kl"
+    """f-divergence of the variational form: kl, js, pearson or tv."""
+    reduction: str = "paper"
+    """paper (per-sample g*/f*) or official (the released code's batch scalars)."""
+
+
+@register
+class Flat(UnlearningMethod):
+    name = "flat"
+    label = "FLAT"
+    needs = frozenset({"template"})
+    summary = "f-divergence loss adjustment between template and forget answers, forget data only"
+    Params = FlatParams
+
+    def loss(self, ctx: StepContext):
+        forget = ctx.batch(ctx.forget_pairs())
+        forget_logits = ctx.logits(forget)
+        template = ctx.batch(ctx.template_pairs())
+        template_logits = ctx.logits(template)
+        loss = losses.flat_loss(
+            template_logits, template["labels"], forget_logits, forget["labels"],
+            divergence=self.params.divergence, reduction=self.params.reduction,
+        )
+        return loss, {"flat": float(loss.detach())}

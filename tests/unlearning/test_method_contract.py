@@ -1,0 +1,136 @@
+"""Every registered unlearning method honours the registry contract.
+
+Parametrised over ``reliant.unlearning.methods.REGISTRY``, so a new method is covered the
+moment it is registered: it trains for a step or two on the session's tiny LM, returns
+finite loss parts, changes the weights, and its ``needs`` are truthful (a declared input
+that is missing is a one-line ConfigError; an undeclared one is never touched).
+"""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from reliant.core.builtin_data import builtin_qa, split_forget_retain
+from reliant.core.errors import ConfigError, UserError
+from reliant.core.models import load_causal_lm
+from reliant.unlearning import api
+from reliant.unlearning.methods import METHOD_LABELS, NEEDS, REGISTRY, available_methods, get_method
+from reliant.unlearning.methods.base import UnlearningMethod, register
+from reliant.unlearning.trainer import UnlearnData, UnlearnSettings, pair_templates, unlearn_model
+
+FORGET, RETAIN = split_forget_retain(builtin_qa(n_people=10), 0.1)
+PAIRS_FORGET = [(r["question"], r["answer"]) for r in FORGET]
+PAIRS_RETAIN = [(r["question"], r["answer"]) for r in RETAIN]
+ALL = available_methods()
+
+
+def _data(method_cls, *, retain=True, templates=True) -> UnlearnData:
+    return UnlearnData(
+        forget=list(PAIRS_FORGET),
+        templates=pair_templates(len(PAIRS_FORGET), api.load_templates(), 0) if templates else [],
+        retain=list(PAIRS_RETAIN) if retain else [],
+    )
+
+
+def _train(small_lm_dir, method, data, **overrides):
+    model, tokenizer = load_causal_lm(str(small_lm_dir), device="cpu")
+    settings = UnlearnSettings(method=method, epochs=1, lr=5e-4, batch_size=4, **overrides)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = unlearn_model(model, tokenizer, data, settings)
+    return model, before, result
+
+
+def test_registry_lists_every_method_once_in_order():
+    assert ALL == ["flat", "ga", "gd", "ga_kl", "npo", "npo_gd", "simnpo", "idkdpo", "retain_ft"]
+    assert dict(METHOD_LABELS) == {name: REGISTRY[name].label for name in ALL}
+    assert len(set(METHOD_LABELS.values())) == len(ALL)
+    with pytest.raises(ConfigError, match="unknown method 'rmu'") as info:
+        get_method("rmu")
+    assert "flat, ga, gd" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_unknown_method_in_settings_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown method 'magic'"):
+        UnlearnSettings(method="magic").check()
+
+
+def test_register_refuses_duplicates_and_unknown_needs():
+    class Clash(UnlearningMethod):
+        name, label = "ga", "Clash"
+
+    with pytest.raises(ValueError, match="already registered"):
+        register(Clash)
+
+    class Odd(UnlearningMethod):
+        name, label, needs = "odd_contract_test", "Odd", frozenset({"oracle"})
+
+    with pytest.raises(ValueError, match="unknown inputs"):
+        register(Odd)
+    assert "odd_contract_test" not in REGISTRY
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_method_declares_a_valid_contract(method):
+    cls = REGISTRY[method]
+    assert cls.name == method and cls.label and cls.summary
+    assert set(cls.needs) <= NEEDS
+    assert dataclasses.is_dataclass(cls.Params)
+    # Defaults stay those of the run settings the method reads them from (behaviour unchanged).
+    params = cls.params_from(UnlearnSettings())
+    assert params == cls.Params()
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_method_trains_with_finite_parts_and_moves_the_weights(small_lm_dir, method):
+    cls = REGISTRY[method]
+    parts_seen = []
+    model, tokenizer = load_causal_lm(str(small_lm_dir), device="cpu")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    settings = UnlearnSettings(method=method, epochs=1, lr=5e-4, batch_size=4)
+    result = unlearn_model(model, tokenizer, _data(cls), settings, on_step=lambda step, record: parts_seen.append(record))
+    assert result.steps >= 2 and result.tokens > 0
+    for record in parts_seen:
+        named = {k: v for k, v in record.items() if k not in ("step", "epoch")}
+        assert len(named) >= 2  # the loss and at least one named part
+        assert all(math.isfinite(v) for v in named.values()), record
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("method", [m for m in ALL if "retain" in REGISTRY[m].needs])
+def test_declared_retain_need_is_enforced(small_lm_dir, method):
+    model, tokenizer = load_causal_lm(str(small_lm_dir), device="cpu")
+    with pytest.raises(ConfigError, match="needs retain data") as info:
+        unlearn_model(model, tokenizer, _data(REGISTRY[method], retain=False), UnlearnSettings(method=method, epochs=1))
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("method", [m for m in ALL if "template" in REGISTRY[m].needs])
+def test_declared_template_need_is_enforced(small_lm_dir, method):
+    model, tokenizer = load_causal_lm(str(small_lm_dir), device="cpu")
+    with pytest.raises(UserError, match="0 template answers for 8 forget questions"):
+        unlearn_model(model, tokenizer, _data(REGISTRY[method], templates=False), UnlearnSettings(method=method, epochs=1))
+
+
+@pytest.mark.parametrize("method", [m for m in ALL if not {"retain", "template"} <= set(REGISTRY[m].needs)])
+def test_undeclared_inputs_are_never_touched(small_lm_dir, method):
+    cls = REGISTRY[method]
+    data = _data(cls, retain="retain" in cls.needs, templates="template" in cls.needs)
+    _, _, result = _train(small_lm_dir, method, data)
+    assert result.steps >= 1
+
+
+@pytest.mark.parametrize("method", [m for m in ALL if "reference" in REGISTRY[m].needs])
+def test_reference_methods_start_at_their_reference(small_lm_dir, method):
+    """Declaring 'reference' is truthful: against the original model, the first step's
+    preference/KL term sits at its neutral value."""
+    cls = REGISTRY[method]
+    first = []
+    model, tokenizer = load_causal_lm(str(small_lm_dir), device="cpu")
+    unlearn_model(model, tokenizer, _data(cls), UnlearnSettings(method=method, epochs=1, lr=5e-4, batch_size=4),
+                  on_step=lambda step, record: first.append(record) if step == 1 else None)
+    if method == "ga_kl":
+        assert first[0]["retain"] == pytest.approx(0.0, abs=1e-6)
+    else:  # NPO / DPO forget terms equal (2 / beta) * log 2 when policy == reference
+        assert first[0]["forget"] == pytest.approx(2 / 0.1 * math.log(2), rel=1e-4)
