@@ -37,3 +37,114 @@ def test_unknown_config_option_exit_2(tmp_path):
     assert result.returncode == 2
     assert "field 'not_an_option'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------- start-up and laziness
+
+HEAVY = ("torch", "transformers", "matplotlib", "pandas", "sklearn", "datasets")
+
+
+def _modules_after(code):
+    """The heavy modules (and capability CLIs) loaded after running ``code`` in a fresh interpreter."""
+    probe = (
+        "import sys\n"
+        f"{code}\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in HEAVY or (m.endswith('.cli') and m != 'reliant.cli')]\n"
+        "print('LOADED:' + ','.join(loaded))"
+    )
+    result = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{probe}"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("LOADED:")]
+    return [m for m in line.removeprefix("LOADED:").split(",") if m]
+
+
+def test_importing_the_cli_imports_nothing_heavy():
+    assert _modules_after("import reliant.cli") == []
+
+
+def test_root_help_imports_no_group():
+    code = "from reliant.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    assert _modules_after(code) == []
+
+
+def test_core_modules_command_modules_import_are_light():
+    code = "import reliant.core.plotting, reliant.core.seeding, reliant.core.progress, reliant.core.prompts, reliant.core.llm"
+    assert _modules_after(code) == []
+
+
+def test_every_listed_group_loads_under_its_name():
+    from reliant.capabilities import COMMANDS
+    from reliant.cli import load_command
+
+    for command in COMMANDS:
+        assert load_command(command.name).name == command.name
+
+
+def test_group_help_lists_its_commands():
+    result = run_cli("demo", "--help")
+    assert result.returncode == 0 and "Usage" in result.stdout and "--seed" in result.stdout
+    assert result.stderr == ""
+
+
+# --------------------------------------------------------------------------- one-line errors and interrupts
+
+
+def _one_line(args, capsys):
+    from tests.cli_runner import run_main
+
+    code = run_main(args)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return code, lines[0]
+
+
+def test_usage_errors_are_one_line_exit_2(capsys, tmp_path):
+    cases = [
+        (["--bogus"], "No such option: --bogus"),
+        (["demo", "--bogus"], "No such option: --bogus"),
+        (["nosuch"], "No such command 'nosuch'"),
+        (["dem"], "Did you mean 'demo'?"),
+        (["demo", "--seed", "abc", "--out", str(tmp_path / "o")], "'--seed'"),
+        (["demo", "--stages"], "'--stages' requires an argument"),
+    ]
+    for args, expected in cases:
+        code, line = _one_line(args, capsys)
+        assert code == 2, (args, line)
+        assert line.startswith("error: ") and expected in line, (args, line)
+        assert "╭" not in line and "Usage:" not in line
+    assert not (tmp_path / "o").exists()
+
+
+class StepInterrupt(KeyboardInterrupt):
+    """Like the trainer's interrupt: a KeyboardInterrupt whose text says how to continue."""
+
+
+def test_interrupt_with_a_message_is_one_line_exit_130(capsys, monkeypatch, tmp_path):
+    import reliant.demo
+
+    message = "interrupted at step 40; checkpoint saved in X; continue with: reliant demo --resume X"
+
+    def interrupted(*args, **kwargs):
+        raise StepInterrupt(message)
+
+    monkeypatch.setattr(reliant.demo, "run_demo", interrupted)
+    code, line = _one_line(["demo", "--out", str(tmp_path / "o")], capsys)
+    assert code == 130
+    assert line == f"interrupted: {message}"
+
+
+def test_bare_interrupt_is_one_word_exit_130(capsys, monkeypatch, tmp_path):
+    import reliant.demo
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reliant.demo, "run_demo", interrupted)
+    code, line = _one_line(["demo", "--out", str(tmp_path / "o")], capsys)
+    assert (code, line) == (130, "interrupted")
+
+
+def test_python_dash_m_reliant_cli_works():
+    result = subprocess.run([sys.executable, "-m", "reliant.cli", "--version"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("reliant ")

@@ -6,33 +6,43 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
-import numpy as np
 import typer
 
-from reliant.core.cli_common import ConfigOption, OutOption, OverwriteOption, SeedOption, print_run_summary
-from reliant.core.config import resolve_config
+from reliant.capabilities import demo_stages
+from reliant.core.builtin_data import builtin_qa
+from reliant.core.cli_common import command
+from reliant.core.config import option, seed_option
+from reliant.core.errors import ConfigError
 from reliant.core.plotting import PALETTE, new_figure
-from reliant.core.rundir import RunDirectory, run_directory
+from reliant.core.prompts import qa_prompt
 from reliant.core.seeding import set_seed
+
+if TYPE_CHECKING:
+    from reliant.core.rundir import RunDirectory
 
 
 @dataclass
 class DemoConfig:
-    seed: int = 0
-    n_people: int = 100
-    recall_sample: int = 200
-    stages: str = "all"
+    """Run every capability built so far on built-in data; writes one run directory with report.html."""
+
+    seed: int = seed_option()
+    n_people: int = option(100, "Fictitious people in the built-in QA corpus of the foundation stage.", min=1)
+    recall_sample: int = option(200, "QA pairs the tiny LM is asked to recall in the foundation stage.", min=1)
+    stages: str = option("all", "Comma-separated stages to run, or 'all'.")
 
 
 def stage_foundation(run: RunDirectory, config: DemoConfig) -> dict:
     """Built-in data, the tiny LM that learns it, and embedding retrieval over it."""
-    from reliant.core.builtin_data import builtin_qa
+    # Deliberately imported here: these load numpy, torch and transformers, which `reliant
+    # demo --help` and a rejected option must not wait for (start-up time).
+    import numpy as np
+
     from reliant.core.embeddings import embed
     from reliant.core.knn import knn
     from reliant.core.models import greedy_generate, load_causal_lm
-    from reliant.core.prompts import qa_prompt
     from reliant.core.tiny_lm import default_tiny_lm
 
     records = builtin_qa(n_people=config.n_people, seed=0)
@@ -87,38 +97,25 @@ def stage_foundation(run: RunDirectory, config: DemoConfig) -> dict:
             "corpus_size": len(records)}
 
 
-def _capability_stages() -> dict[str, Callable[[RunDirectory, DemoConfig], dict]]:
-    """Every landed capability whose ``api.py`` offers ``demo_stage(run, seed) -> dict``."""
-    import importlib
-    import importlib.util
-
-    from reliant.cli import CAPABILITIES
-
-    stages: dict[str, Callable[[RunDirectory, DemoConfig], dict]] = {}
-    for name in CAPABILITIES:
-        if importlib.util.find_spec(f"reliant.{name}") is None or importlib.util.find_spec(f"reliant.{name}.api") is None:
-            continue
-        stage = getattr(importlib.import_module(f"reliant.{name}.api"), "demo_stage", None)
-        if stage is not None:
-            stages[name] = lambda run, config, stage=stage: stage(run, config.seed)
-    return stages
-
-
 STAGES: dict[str, Callable[[RunDirectory, DemoConfig], dict]] = {"foundation": stage_foundation}
 
 
 def all_stages() -> dict[str, Callable[[RunDirectory, DemoConfig], dict]]:
-    return {**STAGES, **_capability_stages()}
+    """The foundation stage, then every landed capability's ``demo_stage(run, seed)``."""
+    found = {
+        name: (lambda run, config, stage=stage: stage(run, config.seed)) for name, stage in demo_stages().items()
+    }
+    return {**STAGES, **found}
 
 
 def run_demo(config: DemoConfig, out=None, overwrite: bool = False) -> RunDirectory:
+    from reliant.core.rundir import run_directory  # deliberately lazy: numpy, jinja2 (start-up time)
+
     set_seed(config.seed)
     stages = all_stages()
     wanted = list(stages) if config.stages == "all" else [s.strip() for s in config.stages.split(",")]
     unknown = [s for s in wanted if s not in stages]
     if unknown:
-        from reliant.core.errors import ConfigError
-
         raise ConfigError(f"unknown stage {unknown[0]!r} (stages: {', '.join(stages)})", field="stages")
     with run_directory("demo", config, out, title="reliant demo: a tour on built-in data", overwrite=overwrite) as run:
         timings = {}
@@ -133,16 +130,10 @@ def run_demo(config: DemoConfig, out=None, overwrite: bool = False) -> RunDirect
     return run
 
 
+def demo_handler(config: DemoConfig, out: Path | None, overwrite: bool) -> tuple[Path, list[str]]:
+    """``reliant demo``: the run folder and no extra summary lines."""
+    return run_demo(config, out, overwrite).path, []
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("demo")
-    def demo_command(
-        config: ConfigOption = None,
-        seed: SeedOption = None,
-        out: OutOption = None,
-        overwrite: OverwriteOption = False,
-        stages: str = typer.Option(None, "--stages", help="Comma-separated stages to run (default: all)."),
-    ) -> None:
-        """Run every capability built so far on built-in data; writes one run directory with report.html."""
-        resolved = resolve_config(DemoConfig, config, seed=seed, stages=stages)
-        run = run_demo(resolved, out, overwrite)
-        print_run_summary(run.path)
+    command(app, "demo", DemoConfig, demo_handler, example="reliant demo --stages foundation,curation --out runs/demo")

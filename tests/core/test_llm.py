@@ -7,11 +7,9 @@ import logging
 import random
 import re
 import socket
-import sys
 import threading
 import time
 import traceback
-import types
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +24,7 @@ from reliant.core.llm import (
     OpenAICompatibleBackend,
     TransformersBackend,
     make_backend,
+    parse_spec,
     render_chat_plain,
 )
 
@@ -659,16 +658,16 @@ def test_chat_uses_the_template_without_a_second_bos(llama: tuple[Any, Any]) -> 
 
 @pytest.fixture
 def fake_loader(monkeypatch: pytest.MonkeyPatch, llama: tuple[Any, Any]) -> list[str]:
-    """Stand in for reliant.core.models so spec parsing is tested on its own."""
+    """Stand in for reliant.core.models.load_causal_lm so spec parsing is tested on its own."""
+    import reliant.core.models
+
     calls: list[str] = []
 
     def load_causal_lm(name_or_path: str) -> tuple[Any, Any]:
         calls.append(name_or_path)
         return llama
 
-    module = types.ModuleType("reliant.core.models")
-    module.load_causal_lm = load_causal_lm  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "reliant.core.models", module)
+    monkeypatch.setattr(reliant.core.models, "load_causal_lm", load_causal_lm)
     return calls
 
 
@@ -701,11 +700,104 @@ def test_make_backend_rejects_unknown_specs(spec: str) -> None:
 
 
 def test_tiny_spec_with_the_real_loader() -> None:
-    models = pytest.importorskip("reliant.core.models")
-    if not hasattr(models, "load_causal_lm"):
-        pytest.skip("reliant.core.models.load_causal_lm is not available yet")
     llm = make_backend("tiny", show_progress=False)
     (out,) = llm.generate(["Question: What is 2+2?\nAnswer:"], max_new_tokens=4)
     assert len(out) == 1 and isinstance(out[0], str)
     (values,) = llm.logprobs(["Question: hi\nAnswer:"], [" yes"])
     assert values and all(v <= 0 for v in values)
+
+
+# --------------------------------------------------------------------------- spec options
+
+
+def test_spec_options_reach_the_backend(server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_KEY", SECRET)
+    spec = f"openai:echo@{server.url}?timeout=30&retries=3&concurrency=4&mode=completions&key_env=MY_KEY"
+    with make_backend(spec, show_progress=False) as llm:
+        assert isinstance(llm, OpenAICompatibleBackend)
+        assert (llm.timeout, llm.max_retries, llm.concurrency, llm.mode, llm.api_key_env) == (
+            30.0, 3, 4, "completions", "MY_KEY"
+        )
+        assert llm.name == f"openai:echo@{server.url}"  # options are not part of the name
+        assert llm.generate(["a"]) == [["re:a"]]
+    assert server.requests[0]["path"].endswith("/completions")
+    assert server.requests[0]["headers"]["Authorization"] == f"Bearer {SECRET}"
+
+
+def test_spec_options_override_keyword_defaults() -> None:
+    llm = make_backend("openai:m@http://127.0.0.1:9/v1?concurrency=3&retries=0", concurrency=8, show_progress=False)
+    assert (llm.concurrency, llm.max_retries) == (3, 0)
+
+
+def test_spec_options_for_local_models() -> None:
+    assert parse_spec("tiny?batch_size=4&device=cpu").options == {"batch_size": 4, "device": "cpu"}
+    parsed = parse_spec("hf:org/model?batch_size=2")
+    assert (parsed.kind, parsed.target, parsed.options) == ("transformers", "org/model", {"batch_size": 2})
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ("timeout=abc", "option 'timeout' must be a finite number > 0, got 'abc'"),
+        ("timeout=0", "option 'timeout' must be a finite number > 0"),
+        ("timeout=-3", "option 'timeout' must be a finite number > 0"),
+        ("timeout=nan", "option 'timeout' must be a finite number > 0, got 'nan'"),
+        ("timeout=inf", "option 'timeout'"),
+        ("retries=-1", "option 'retries' must be an integer >= 0"),
+        ("retries=2.5", "option 'retries' must be an integer >= 0"),
+        ("concurrency=0", "option 'concurrency' must be an integer >= 1"),
+        ("concurrency=many", "option 'concurrency'"),
+        ("mode=stream", "option 'mode' must be one of chat, completions"),
+        ("key_env=MY-KEY", "option 'key_env' must be an environment variable name"),
+        ("temperature=1", "unknown option 'temperature'"),
+        ("timeout", "option 'timeout' is not key=value"),
+        ("timeout=1&timeout=2", "option 'timeout' is given twice"),
+    ],
+)
+def test_spec_options_are_validated(options: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        make_backend(f"openai:m@http://127.0.0.1:9/v1?{options}")
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_local_spec_options_are_validated() -> None:
+    with pytest.raises(ConfigError, match="option 'batch_size' must be an integer >= 1"):
+        parse_spec("tiny?batch_size=0")
+    with pytest.raises(ConfigError, match="unknown option 'timeout'"):
+        parse_spec("hf:gpt2?timeout=3")
+
+
+def test_each_retry_is_one_line_on_stderr(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    with backend(server, "r500", show_progress=False) as llm:
+        assert llm.generate(["a"]) == [["re:a"]]
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"openai:r500@{server.url}: attempt 1/4 failed (HTTP 500); retrying in ")
+    assert lines[0].endswith(" s")
+
+    with backend(server, "always503", max_retries=2, show_progress=False) as llm:
+        with pytest.raises(UserError):
+            llm.generate(["a"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert [line.split(": ", 1)[1].split(";")[0] for line in lines] == [
+        "attempt 1/3 failed (HTTP 503)", "attempt 2/3 failed (HTTP 503)"
+    ]
+    for line in lines:
+        assert SECRET not in line and "Bearer" not in line and "Authorization" not in line
+
+
+def test_retry_lines_name_the_error_class(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    llm = OpenAICompatibleBackend(
+        f"http://127.0.0.1:{port}/v1", "m", api_key=SECRET, max_retries=1, backoff_base=0.01, backoff_max=0.01,
+        show_progress=False,
+    )
+    with pytest.raises(UserError):
+        llm.generate(["a"])
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert "attempt 1/2 failed (ConnectError); retrying in 0.0 s" in line
+    assert SECRET not in line

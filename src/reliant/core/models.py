@@ -2,29 +2,16 @@
 LM), optional LoRA wrapping, and the batched scoring and generation helpers every
 capability shares (unlearning, memorization audits, evaluation).
 
-Conventions, kept in one place so training and every probe agree:
-
-* **Prompt/answer boundary.** A prompt and its answer are joined exactly like
-  :func:`reliant.core.prompts.qa_text`: ``prompt + " " + answer.strip()`` (no separator
-  when the prompt is empty or already ends in whitespace). The prompt and the joined text
-  are tokenized the same way (with the tokenizer's own special tokens, e.g. a leading
-  BOS), and the answer tokens are those after the longest common prefix of the two token
-  lists. A token that straddles the boundary therefore belongs to the answer, as in the
-  lm-evaluation-harness and :class:`reliant.core.llm.TransformersBackend`.
-* **Empty prompt.** With an empty prompt the whole answer is scored (Min-K%-style text
-  scoring). When the tokenizer adds no BOS of its own (GPT-2), its BOS (or EOS) id is put
-  in front so that the first text token also has a context to be scored under.
-* **EOS.** Training batches (:func:`build_qa_batch`) end every answer with EOS, which is
-  scored, so a fine-tuned model learns to stop (TOFU does the same). Scoring helpers leave
-  EOS out by default so a "text" is only its own tokens; pass ``add_eos=True`` to include it.
-* **Padding.** The helpers pad by hand and never read or change
-  ``tokenizer.padding_side``: scoring and training batches are right-padded (position ids
-  then match the unpadded sequence, so batched and one-at-a-time results agree), and
-  generation batches are left-padded (every prompt ends where generation starts).
+The prompt/answer token boundary, the empty-prompt rule, EOS and right padding of
+scoring and training batches are defined once, in :mod:`reliant.core.prompts` (and
+re-exported here). Generation batches are left-padded (every prompt ends where generation
+starts). One scoring loop, :func:`score_tokens`, serves every caller: answer log-probs,
+the local LLM backend and the memorization audits' distribution statistics.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -35,25 +22,41 @@ from typing import Any
 import torch
 
 from reliant.core.errors import ConfigError, UserError
+from reliant.core.progress import batch_progress, quiet_transformers
+from reliant.core.prompts import (
+    IGNORE_INDEX,
+    build_qa_batch,
+    check_pairs,
+    encode_prompt_answer,
+    join_prompt_answer,
+    pad_encoded,
+    pad_token_id,
+    start_token_id,
+)
+from reliant.core.tiny_lm import resolve_tiny_name
 
 __all__ = [
     "IGNORE_INDEX",
     "LoraSettings",
+    "TokenScores",
     "answer_token_logprobs",
     "apply_lora",
     "build_qa_batch",
     "encode_prompt_answer",
     "greedy_generate",
     "join_prompt_answer",
+    "left_pad",
+    "length_batches",
     "load_causal_lm",
     "mean_answer_nll",
     "model_device",
     "pad_encoded",
+    "quiet_transformers",
     "resolve_device",
     "resolve_dtype",
+    "score_tokens",
+    "stop_criteria",
 ]
-
-IGNORE_INDEX = -100
 
 _DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
@@ -139,11 +142,11 @@ def _looks_like_path(name: str) -> bool:
 def _hub_reachable(timeout: float = 5.0) -> bool:
     """Whether the Hugging Face endpoint answers at all; checked before a download so an
     offline machine fails in seconds instead of after transformers' minute of retries."""
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # deliberately lazy: heavy import (start-up time)
 
     if constants.HF_HUB_OFFLINE:
         return False
-    import httpx
+    import httpx  # deliberately lazy: heavy import (start-up time)
 
     try:
         httpx.head(constants.ENDPOINT, timeout=timeout)
@@ -153,7 +156,7 @@ def _hub_reachable(timeout: float = 5.0) -> bool:
 
 
 def _hub_cached(repo_id: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub import try_to_load_from_cache  # deliberately lazy: heavy import (start-up time)
 
     try:
         return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
@@ -167,8 +170,6 @@ def _resolve_source(name_or_path: str | os.PathLike) -> tuple[str, bool]:
     if not name:
         raise UserError("model name is empty")
     if name == "tiny" or name.startswith("tiny:"):
-        from reliant.core.tiny_lm import resolve_tiny_name
-
         return str(resolve_tiny_name(name)), True
     path = Path(name).expanduser()
     if path.exists():
@@ -213,6 +214,7 @@ def load_causal_lm(
     Raises:
         UserError: the model cannot be found locally and cannot be downloaded.
     """
+    # deliberately lazy: heavy import (start-up time)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     quiet_transformers()
@@ -235,15 +237,6 @@ def load_causal_lm(
     if lora is not None:
         model = apply_lora(model, lora)
     return model, tokenizer
-
-
-def quiet_transformers() -> None:
-    """Silence transformers' own per-file progress bars and advisory warnings: reliant
-    draws one progress bar per long task, and logs go to the run directory."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
 
 
 def ensure_pad_token(tokenizer: Any, model: Any | None = None) -> None:
@@ -279,7 +272,7 @@ def _lora_targets(model: Any) -> list[str]:
 
 def apply_lora(model: Any, settings: LoraSettings) -> Any:
     """Wrap ``model`` in new LoRA adapters with peft; only the adapter weights train."""
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, get_peft_model  # deliberately lazy: heavy import (start-up time)
 
     settings.check()
     targets = list(settings.target_modules) if settings.target_modules else _lora_targets(model)
@@ -303,99 +296,21 @@ def apply_lora(model: Any, settings: LoraSettings) -> Any:
 # ---------------------------------------------------------------------------------------
 
 
-def join_prompt_answer(prompt: str, answer: str) -> str:
-    """The text a prompt and its answer form; equals ``qa_text`` for a ``qa_prompt``."""
-    answer = answer.strip()
-    if not prompt or prompt[-1].isspace():
-        return prompt + answer
-    return f"{prompt} {answer}"
+# Re-exported from reliant.core.prompts, where the QA token format is defined:
+# IGNORE_INDEX, join_prompt_answer, encode_prompt_answer, pad_encoded, build_qa_batch.
 
 
-def _start_token_id(tokenizer: Any) -> int:
-    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id):
-        if token_id is not None:
-            return int(token_id)
-    raise UserError("the tokenizer has no BOS or EOS token to start an empty prompt with")
-
-
-def encode_prompt_answer(tokenizer: Any, prompt: str, answer: str, *, add_eos: bool = False) -> tuple[list[int], int]:
-    """Token ids of prompt + answer, and the index where the answer tokens start.
-
-    See the module docstring for how the boundary is found. With ``add_eos`` the EOS id
-    follows the answer (and counts as an answer token).
-    """
-    prompt_ids = list(tokenizer(prompt)["input_ids"])
-    full_ids = list(tokenizer(join_prompt_answer(prompt, answer))["input_ids"])
-    # Some tokenizers (e.g. with a post-processor that appends EOS) end every encoding with
-    # a special token; the common prefix below stops before it for the prompt, but the
-    # joined text must not carry it into the answer either.
-    eos = tokenizer.eos_token_id
-    if eos is not None and full_ids and full_ids[-1] == eos and prompt_ids and prompt_ids[-1] == eos:
-        full_ids = full_ids[:-1]
-        prompt_ids = prompt_ids[:-1]
-    boundary = 0
-    for a, b in zip(prompt_ids, full_ids):
-        if a != b:
-            break
-        boundary += 1
-    if boundary == 0:
-        # No special start token: give the first answer token a context to be scored under.
-        full_ids = [_start_token_id(tokenizer)] + full_ids
-        boundary = 1
-    if add_eos:
-        full_ids.append(int(tokenizer.eos_token_id))
-    return full_ids, boundary
-
-
-def pad_encoded(
-    encoded: Sequence[tuple[list[int], int]], pad_id: int, *, max_length: int | None = None
-) -> dict[str, torch.Tensor]:
-    """Right-pad ``(ids, answer_start)`` pairs into input_ids, attention_mask and labels
-    (IGNORE_INDEX on prompt and pad); sequences over ``max_length`` lose their end."""
-    rows = [(ids[:max_length] if max_length else ids, start) for ids, start in encoded]
-    width = max(len(ids) for ids, _ in rows)
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad token lists into ``(input_ids, attention_mask)``, so every row ends where
+    generation starts."""
+    width = max(len(row) for row in rows)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
-    for i, (ids, start) in enumerate(rows):
-        n = len(ids)
-        input_ids[i, :n] = torch.tensor(ids, dtype=torch.long)
-        attention_mask[i, :n] = 1
-        if start < n:
-            labels[i, start:n] = input_ids[i, start:n]
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
-
-
-def _pad_id(tokenizer: Any) -> int:
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if pad is None:
-        raise UserError("the tokenizer has neither a pad token nor an EOS token to pad with")
-    return int(pad)
-
-
-def build_qa_batch(
-    tokenizer: Any,
-    prompts: Sequence[str],
-    answers: Sequence[str],
-    max_length: int,
-    *,
-    add_eos: bool = True,
-) -> dict[str, torch.Tensor]:
-    """A right-padded training batch: ``input_ids``, ``attention_mask`` and ``labels``
-    equal to the input ids on answer tokens (and the closing EOS) and IGNORE_INDEX on
-    prompt and padding. Sequences longer than ``max_length`` are cut at the end."""
-    _check_pairs(prompts, answers)
-    if max_length < 2:
-        raise ConfigError(f"max_length must be at least 2, got {max_length}", field="max_length")
-    encoded = [encode_prompt_answer(tokenizer, p, a, add_eos=add_eos) for p, a in zip(prompts, answers)]
-    return pad_encoded(encoded, _pad_id(tokenizer), max_length=max_length)
-
-
-def _check_pairs(prompts: Sequence[str], answers: Sequence[str]) -> None:
-    if isinstance(prompts, str) or isinstance(answers, str):
-        raise TypeError("prompts and answers must be sequences of strings, not a single string")
-    if len(prompts) != len(answers):
-        raise UserError(f"{len(prompts)} prompts but {len(answers)} answers")
+    for i, row in enumerate(rows):
+        if row:
+            input_ids[i, width - len(row) :] = torch.tensor(list(row), dtype=torch.long)
+            attention_mask[i, width - len(row) :] = 1
+    return input_ids, attention_mask
 
 
 # ---------------------------------------------------------------------------------------
@@ -426,7 +341,7 @@ class _EvalMode:
             self.model.train()
 
 
-def _length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
+def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
     """Indices in batches of similar length (longest first), so little compute goes to padding."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}", field="batch_size")
@@ -435,7 +350,70 @@ def _length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[in
         yield order[start : start + batch_size]
 
 
+@dataclass
+class TokenScores:
+    """Scores of one sequence's scored tokens (float32, on the CPU).
+
+    ``logprobs[t]`` is the log-probability of scored token ``t`` given everything before it.
+    With ``distribution=True``, ``mean[t]`` and ``var[t]`` are the mean and variance of the
+    log-probability of a token drawn from the model's own next-token distribution at that
+    position, ``E_z[log p(z)]`` and ``Var_z[log p(z)]`` (the moments Min-K%++ normalises by);
+    otherwise they are None.
+    """
+
+    logprobs: torch.Tensor
+    mean: torch.Tensor | None = None
+    var: torch.Tensor | None = None
+
+
 @torch.inference_mode()
+def score_tokens(
+    model: Any,
+    encoded: Sequence[tuple[list[int], int]],
+    pad_id: int,
+    batch_size: int = 16,
+    *,
+    distribution: bool = False,
+    description: str | None = None,
+) -> list[TokenScores]:
+    """Score ``(ids, start)`` sequences: every token from ``start`` on, given the ones
+    before it, in input order. The one padded scoring loop reliant has.
+
+    Sequences are right-padded in batches of similar length (longest first), so batched and
+    one-at-a-time scores agree. ``start`` must be at least 1 (a scored token needs a
+    context); a sequence with ``start >= len(ids)`` gets empty scores. ``description``
+    draws a progress bar over batches when there is more than one.
+    """
+    results: list[TokenScores | None] = [None] * len(encoded)
+    device = model_device(model)
+    batches = list(length_batches([len(ids) for ids, _ in encoded], batch_size))
+    with _EvalMode(model), batch_progress(description, len(batches)) as advance:
+        for indices in batches:
+            batch = pad_encoded([encoded[i] for i in indices], pad_id)
+            logits = model(
+                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
+            ).logits
+            for row, i in enumerate(indices):
+                ids, start = encoded[i]
+                if start >= len(ids):
+                    empty = torch.empty(0)
+                    results[i] = TokenScores(empty, empty, empty) if distribution else TokenScores(empty)
+                    continue
+                # Position t predicts token t + 1; only scored positions are normalised.
+                logp_all = torch.log_softmax(logits[row, start - 1 : len(ids) - 1].float(), dim=-1)
+                targets = batch["input_ids"][row, start : len(ids)].to(logp_all.device)
+                logps = logp_all.gather(-1, targets[:, None]).squeeze(-1)
+                if not distribution:
+                    results[i] = TokenScores(logps.cpu())
+                    continue
+                probs = logp_all.exp()
+                mean = (probs * logp_all).sum(-1)
+                var = ((probs * logp_all.square()).sum(-1) - mean.square()).clamp_min(0)
+                results[i] = TokenScores(logps.cpu(), mean.cpu(), var.cpu())
+            advance()
+    return [r for r in results if r is not None]
+
+
 def answer_token_logprobs(
     model: Any,
     tokenizer: Any,
@@ -448,28 +426,12 @@ def answer_token_logprobs(
     """Log-probability of every answer token given the prompt, one float32 CPU tensor of
     shape ``(n_answer_tokens,)`` per pair, in input order.
 
-    Prompt tokens are never scored; see the module docstring for the boundary rule. Use an
-    empty prompt to score a whole text.
+    Prompt tokens are never scored; see :mod:`reliant.core.prompts` for the boundary rule.
+    Use an empty prompt to score a whole text.
     """
-    _check_pairs(prompts, answers)
+    check_pairs(prompts, answers)
     encoded = [encode_prompt_answer(tokenizer, p, a, add_eos=add_eos) for p, a in zip(prompts, answers)]
-    results: list[torch.Tensor | None] = [None] * len(encoded)
-    device = model_device(model)
-    pad_id = _pad_id(tokenizer)
-    with _EvalMode(model):
-        for indices in _length_batches([len(ids) for ids, _ in encoded], batch_size):
-            batch = pad_encoded([encoded[i] for i in indices], pad_id)
-            logits = model(
-                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
-            ).logits
-            for row, i in enumerate(indices):
-                ids, start = encoded[i]
-                # Position t predicts token t + 1; only answer positions are normalised.
-                row_logits = logits[row, start - 1 : len(ids) - 1].float()
-                targets = batch["input_ids"][row, start : len(ids)].to(row_logits.device)
-                logps = torch.log_softmax(row_logits, dim=-1).gather(-1, targets[:, None]).squeeze(-1)
-                results[i] = logps.cpu()
-    return [r if r is not None else torch.empty(0) for r in results]
+    return [s.logprobs for s in score_tokens(model, encoded, pad_token_id(tokenizer), batch_size)]
 
 
 def mean_answer_nll(
@@ -487,17 +449,36 @@ def mean_answer_nll(
     return [float(-t.mean()) if t.numel() else float("nan") for t in per_pair]
 
 
-def _newline_stopper(tokenizer: Any, prompt_width: int) -> Any:
-    from transformers import StoppingCriteria
+@functools.cache
+def _stop_on_strings_class() -> type:
+    """The stop-string criterion, built on first use: transformers is imported only then."""
+    from transformers import StoppingCriteria  # deliberately lazy: heavy import (start-up time)
 
-    class StopAtNewline(StoppingCriteria):
-        """Marks a row done once its continuation contains a newline (generate then pads it)."""
+    class StopOnStrings(StoppingCriteria):
+        """Marks a row done once its new text contains a stop string (generate then pads it).
+
+        The text is cut afterwards anyway; this only saves the tokens after the stop.
+        """
+
+        def __init__(self, tokenizer: Any, prompt_width: int, stops: Sequence[str]) -> None:
+            self.tokenizer = tokenizer
+            self.prompt_width = prompt_width
+            self.stops = list(stops)
 
         def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-            texts = tokenizer.batch_decode(input_ids[:, prompt_width:], skip_special_tokens=True)
-            return torch.tensor(["\n" in t for t in texts], dtype=torch.bool, device=input_ids.device)
+            texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_width :], skip_special_tokens=True)
+            done = [any(s in t for s in self.stops) for t in texts]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
-    return StopAtNewline()
+    return StopOnStrings
+
+
+def stop_criteria(tokenizer: Any, prompt_width: int, stops: Sequence[str]) -> Any:
+    """A ``StoppingCriteriaList`` ending each row of a left-padded batch ``prompt_width``
+    wide once its continuation contains any of ``stops``."""
+    from transformers import StoppingCriteriaList  # deliberately lazy: heavy import (start-up time)
+
+    return StoppingCriteriaList([_stop_on_strings_class()(tokenizer, prompt_width, stops)])
 
 
 @torch.inference_mode()
@@ -516,7 +497,7 @@ def greedy_generate(
     Prompts are tokenized with the tokenizer's own special tokens, as in training, and
     left-padded in batches of similar length.
     """
-    from transformers import GenerationConfig, StoppingCriteriaList
+    from transformers import GenerationConfig  # deliberately lazy: heavy import (start-up time)
 
     if isinstance(prompts, str):
         raise TypeError("prompts must be a sequence of strings, not a single string")
@@ -525,8 +506,8 @@ def greedy_generate(
     encoded = []
     for prompt in prompts:
         ids = list(tokenizer(prompt)["input_ids"])
-        encoded.append(ids if ids else [_start_token_id(tokenizer)])
-    pad_id = _pad_id(tokenizer)
+        encoded.append(ids if ids else [start_token_id(tokenizer)])
+    pad_id = pad_token_id(tokenizer)
     eos_id = tokenizer.eos_token_id
     # A fresh config so sampling defaults shipped with a model never leak into greedy decoding.
     generation_config = GenerationConfig(
@@ -540,15 +521,10 @@ def greedy_generate(
     device = model_device(model)
     results: list[str] = [""] * len(encoded)
     with _EvalMode(model):
-        for indices in _length_batches([len(ids) for ids in encoded], batch_size):
-            width = max(len(encoded[i]) for i in indices)
-            input_ids = torch.full((len(indices), width), pad_id, dtype=torch.long)
-            attention_mask = torch.zeros((len(indices), width), dtype=torch.long)
-            for row, i in enumerate(indices):
-                ids = encoded[i]
-                input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-                attention_mask[row, width - len(ids) :] = 1
-            stopping = StoppingCriteriaList([_newline_stopper(tokenizer, width)]) if stop_at_newline else None
+        for indices in length_batches([len(ids) for ids in encoded], batch_size):
+            input_ids, attention_mask = left_pad([encoded[i] for i in indices], pad_id)
+            width = input_ids.shape[1]
+            stopping = stop_criteria(tokenizer, width, ["\n"]) if stop_at_newline else None
             output = model.generate(
                 input_ids=input_ids.to(device),
                 attention_mask=attention_mask.to(device),

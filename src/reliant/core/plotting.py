@@ -1,22 +1,26 @@
 """One look for every plot reliant draws: a clean style, a colour-blind-safe palette, and
-PNG export for embedding in reports. Matplotlib runs headless (Agg)."""
+PNG export for embedding in reports. Matplotlib runs headless (Agg).
+
+Matplotlib is imported inside the functions, not at the top: modules that every command
+imports (the run directory, the command modules) import this one, and matplotlib's import
+costs about a second that ``--help`` and a rejected option should not pay (start-up time).
+"""
 
 from __future__ import annotations
 
+import functools
 import io
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Okabe-Ito: distinguishable under the common forms of colour blindness.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
-STYLE = {
+STYLE: dict[str, Any] = {
     "figure.dpi": 110,
     "savefig.dpi": 130,
     "font.size": 10,
@@ -28,22 +32,35 @@ STYLE = {
     "axes.grid": True,
     "grid.alpha": 0.25,
     "grid.linestyle": "-",
-    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
     "legend.frameon": False,
     "figure.constrained_layout.use": True,
 }
 
 
+@functools.cache
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` on the headless Agg backend (imported on first use)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 @contextmanager
 def plot_style() -> Iterator[None]:
-    with plt.rc_context(STYLE):
+    plt = _pyplot()
+    from matplotlib import cycler
+
+    with plt.rc_context({**STYLE, "axes.prop_cycle": cycler(color=PALETTE)}):
         yield
 
 
 def new_figure(width: float = 6.0, height: float = 3.6, ncols: int = 1, nrows: int = 1):
     """A styled figure and its axes; close it with :func:`figure_png` or plt.close."""
     with plot_style():
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=True)
+        fig, axes = _pyplot().subplots(nrows, ncols, figsize=(width, height), squeeze=True)
     return fig, axes
 
 
@@ -52,5 +69,5 @@ def figure_png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     with plot_style():
         fig.savefig(buffer, format="png", bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
     return buffer.getvalue()

@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 T = TypeVar("T")
 
@@ -35,6 +30,16 @@ def progress_enabled() -> bool:
 
 
 def _new_progress() -> Progress:
+    # Imported here: command modules import this one, and only a running command draws bars.
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("[bold blue]{task.description}"),
         BarColumn(),
@@ -78,3 +83,28 @@ def progress_bar(description: str, total: int | None) -> Iterator[StepProgress]:
     with _new_progress() as bar:
         task = bar.add_task(description, total=total, status="")
         yield StepProgress(bar, task)
+
+
+@contextmanager
+def batch_progress(description: str | None, total: int) -> Iterator[Callable[[], None]]:
+    """``advance()`` for a loop over ``total`` batches: a bar when ``description`` is given
+    and there is more than one batch, nothing otherwise."""
+    if not description or total <= 1:
+        yield lambda: None
+        return
+    with progress_bar(description, total=total) as bar:
+        yield bar.advance
+
+
+def note(message: str) -> None:
+    """One line on stderr, through the console the bars draw on (so a live bar stays intact)."""
+    _console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def quiet_transformers() -> None:
+    """Silence transformers' own per-file progress bars and advisory warnings: reliant
+    draws one progress bar per long task, and logs go to the run directory."""
+    from transformers.utils import logging as hf_logging  # deliberately lazy: heavy (start-up time)
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -25,7 +26,11 @@ from typing import Any
 
 import torch
 
+from reliant.core.builtin_data import builtin_qa
 from reliant.core.errors import ConfigError, UserError
+from reliant.core.progress import progress_bar, quiet_transformers
+from reliant.core.prompts import build_qa_batch, join_prompt_answer, qa_prompt
+from reliant.core.seeding import set_seed
 
 __all__ = [
     "TinyLMSettings",
@@ -85,6 +90,7 @@ def cache_root() -> Path:
 def build_tokenizer(texts: Sequence[str], vocab_size: int) -> Any:
     """A byte-level BPE tokenizer trained on ``texts`` that puts ``<s>`` before every
     encoding (so the first real token is always predicted from a context)."""
+    # deliberately lazy: heavy import (start-up time)
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -105,7 +111,7 @@ def build_tokenizer(texts: Sequence[str], vocab_size: int) -> Any:
 
 def new_tiny_model(tokenizer: Any, settings: TinyLMSettings) -> Any:
     """A freshly initialised Llama-style model sized by ``settings`` for ``tokenizer``."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM  # deliberately lazy: heavy import (start-up time)
 
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -142,14 +148,11 @@ def train_causal_lm(
     """Fine-tune ``model`` on prompt/answer pairs (loss on answer tokens and the closing
     EOS; an empty prompt trains on the whole text) with AdamW and a linear-warmup cosine
     schedule. Returns the per-step loss history. Deterministic for a given ``seed``."""
-    from reliant.core.models import build_qa_batch, model_device
-    from reliant.core.progress import progress_bar
-
     if len(prompts) != len(answers):
         raise UserError(f"{len(prompts)} prompts but {len(answers)} answers")
     if not prompts:
         raise UserError("nothing to train on: no examples")
-    device = model_device(model)
+    device = next(model.parameters()).device  # a model built or loaded here sits on one device
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = -(-len(prompts) // batch_size)
     total_steps = max(1, epochs * steps_per_epoch)
@@ -233,8 +236,6 @@ def build_tiny_lm(
     that models trained on different subsets of one corpus (a target and its retain-only
     reference, say) share one vocabulary, as fine-tunes of one base model would.
     """
-    import re
-
     settings = settings or TinyLMSettings()
     settings.check()
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
@@ -247,9 +248,6 @@ def build_tiny_lm(
     if target.is_dir() and (target / "config.json").exists() and not rebuild:
         _write_pointer(name, target, cache_dir)
         return target
-    from reliant.core.models import join_prompt_answer, quiet_transformers
-    from reliant.core.seeding import set_seed
-
     quiet_transformers()
     set_seed(settings.seed)
     texts = [join_prompt_answer(p, a) for p, a in zip(prompts, answers)]
@@ -303,9 +301,6 @@ DEFAULT_PEOPLE = 100
 def default_tiny_lm(settings: TinyLMSettings | None = None) -> Path:
     """The default tiny LM: trained on the built-in fictitious-people QA corpus
     (:func:`reliant.core.builtin_data.builtin_qa` with 100 people), built on first use."""
-    from reliant.core.builtin_data import builtin_qa
-    from reliant.core.prompts import qa_prompt
-
     records = builtin_qa(n_people=DEFAULT_PEOPLE, seed=0)
     return build_tiny_lm(
         [qa_prompt(r["question"]) for r in records],

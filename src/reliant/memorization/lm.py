@@ -18,8 +18,8 @@ import torch
 
 from reliant.core.data import Record, load_records
 from reliant.core.errors import ConfigError, DataError
-from reliant.core.models import encode_prompt_answer, greedy_generate, model_device, pad_encoded
-from reliant.core.prompts import qa_prompt
+from reliant.core.models import greedy_generate, model_device, score_tokens
+from reliant.core.prompts import encode_prompt_answer, pad_token_id, qa_prompt
 from reliant.memorization import metrics as M
 
 ATTACKS = ("loss", "zlib", "reference", "min_k", "min_k_pp")
@@ -126,47 +126,24 @@ class TokenStats:
     stds: np.ndarray
 
 
-@torch.inference_mode()
 def token_statistics(
     model: Any, tokenizer: Any, examples: Sequence[Example], *, batch_size: int = 16, max_length: int | None = None
 ) -> list[TokenStats]:
     """For every target token: its log-probability, and the mean and standard deviation of
     the log-probability under the model's next-token distribution at that position (the
-    moments Min-K%++ needs). Prompt/answer boundaries follow :mod:`reliant.core.models`."""
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be at least 1, got {batch_size}", field="batch_size")
+    moments Min-K%++ needs), from :func:`reliant.core.models.score_tokens`. Prompt/answer
+    boundaries follow :mod:`reliant.core.prompts`."""
     encoded = [encode_prompt_answer(tokenizer, e.prompt, e.target) for e in examples]
     if max_length:
         encoded = [(ids[:max_length], start) for ids, start in encoded]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    device = model_device(model)
-    order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
-    results: list[TokenStats | None] = [None] * len(encoded)
-    was_training = bool(getattr(model, "training", False))
-    model.eval()
-    try:
-        for begin in range(0, len(order), batch_size):
-            chosen = order[begin : begin + batch_size]
-            batch = pad_encoded([encoded[i] for i in chosen], pad_id)
-            logits = model(
-                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
-            ).logits
-            for row, i in enumerate(chosen):
-                ids, start = encoded[i]
-                if start >= len(ids):
-                    results[i] = TokenStats(np.zeros(0), np.zeros(0), np.zeros(0))
-                    continue
-                logp_all = torch.log_softmax(logits[row, start - 1 : len(ids) - 1].float(), dim=-1)
-                targets = batch["input_ids"][row, start : len(ids)].to(logp_all.device)
-                token_logp = logp_all.gather(-1, targets[:, None]).squeeze(-1)
-                probs = logp_all.exp()
-                mean = (probs * logp_all).sum(-1)
-                var = ((probs * logp_all.square()).sum(-1) - mean.square()).clamp_min(0)
-                results[i] = TokenStats(token_logp.cpu().numpy(), mean.cpu().numpy(), var.sqrt().cpu().numpy())
-    finally:
-        if was_training:
-            model.train()
-    return [r for r in results if r is not None]
+    scores = score_tokens(model, encoded, pad_token_id(tokenizer), batch_size, distribution=True)
+    stats = []
+    for (ids, start), s in zip(encoded, scores):
+        if start >= len(ids):
+            stats.append(TokenStats(np.zeros(0), np.zeros(0), np.zeros(0)))
+        else:
+            stats.append(TokenStats(s.logprobs.numpy(), s.mean.numpy(), s.var.sqrt().numpy()))
+    return stats
 
 
 def membership_scores(
