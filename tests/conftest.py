@@ -9,6 +9,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Captured stderr is not a terminal, so commands would print plain progress lines; the
+# one-line error assertions want stderr to themselves. tests/core/test_progress.py turns it on.
+os.environ.setdefault("RELIANT_PROGRESS", "0")
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ from reliant.capabilities import CAPABILITIES, COMMANDS
 from reliant.core.cli_common import error_console
 from reliant.core.errors import UserError
 
-__all__ = ["CAPABILITIES", "LazyGroup", "app", "main"]
+__all__ = ["CAPABILITIES", "LazyGroup", "app", "main", "run"]
 
 _COMMANDS = {command.name: command for command in COMMANDS}
 
@@ -180,5 +180,23 @@ def main(args: Sequence[str] | None = None) -> None:
         _fail("interrupted", message, 130)
 
 
+def run() -> None:
+    """The ``reliant`` console script: :func:`main`, and after Ctrl-C a fast way out.
+
+    Once an interrupt has been reported (checkpoints saved, staging folders removed, one
+    line printed), unloading torch and transformers would still take seconds of interpreter
+    teardown, so the process flushes its streams and log files and leaves at once.
+    """
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code == 130:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            logging.shutdown()
+            os._exit(130)
+        raise
+
+
 if __name__ == "__main__":
-    main()
+    run()

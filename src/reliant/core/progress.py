@@ -1,13 +1,17 @@
-"""Progress bars for anything that loops over data or training steps.
+"""Progress for anything that loops over data or training steps, on stderr.
 
-Bars go to stderr through rich; they switch off when ``RELIANT_PROGRESS=0`` or when
-stderr is not a terminal, so logs and CI output stay clean.
+* On a terminal: a rich bar per task.
+* When stderr is not a terminal (CI, ``reliant demo > log 2>&1``, a job scheduler): plain
+  lines, one when a task starts, one per tenth of it (at most one per second) and one when
+  it ends, so a log shows that long work is alive and how far it got.
+* ``RELIANT_PROGRESS=0`` switches progress off; ``=1`` forces bars, ``=plain`` forces lines.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
@@ -22,11 +26,62 @@ T = TypeVar("T")
 _console = Console(stderr=True)
 
 
-def progress_enabled() -> bool:
+def progress_mode() -> str:
+    """``"bar"``, ``"plain"`` or ``"off"`` (see the module docstring)."""
     setting = os.environ.get("RELIANT_PROGRESS")
     if setting is not None:
-        return setting not in ("0", "false", "no", "")
-    return sys.stderr.isatty()
+        setting = setting.strip().lower()
+        if setting in ("0", "false", "no", "off", ""):
+            return "off"
+        if setting == "plain":
+            return "plain"
+        return "bar"
+    return "bar" if sys.stderr.isatty() else "plain"
+
+
+def progress_enabled() -> bool:
+    return progress_mode() != "off"
+
+
+class PlainProgress:
+    """Progress as plain lines: start, every tenth (at most one a second), end."""
+
+    def __init__(self, description: str, total: int | None, stream=None, min_interval: float = 1.0) -> None:
+        self.description = description
+        self.total = total
+        self.done = 0
+        self.status = ""
+        self._stream = stream if stream is not None else sys.stderr
+        self._min_interval = min_interval
+        self._start = time.monotonic()
+        self._last_line = self._start
+        self._next_tenth = 1
+        self._write(f"started ({total:,} steps)" if total else "started")
+
+    def _write(self, what: str) -> None:
+        status = f" {self.status}" if self.status else ""
+        self._stream.write(f"{self.description}: {what}{status}\n")
+        self._stream.flush()
+
+    def advance(self, steps: int = 1, status: str | None = None) -> None:
+        self.done += steps
+        if status is not None:
+            self.status = status
+        now = time.monotonic()
+        if self.total:
+            tenth = int(10 * self.done / self.total)
+            if tenth >= self._next_tenth and self.done < self.total and now - self._last_line >= self._min_interval:
+                self._next_tenth = tenth + 1
+                self._last_line = now
+                self._write(f"{100 * self.done / self.total:.0f}% ({self.done:,}/{self.total:,}, {now - self._start:.0f} s)")
+        elif now - self._last_line >= 30:
+            self._last_line = now
+            self._write(f"{self.done:,} done ({now - self._start:.0f} s)")
+
+    def close(self) -> None:
+        elapsed = time.monotonic() - self._start
+        count = f"{self.done:,}/{self.total:,}" if self.total else f"{self.done:,}"
+        self._write(f"done ({count} in {elapsed:.1f} s)")
 
 
 def _new_progress() -> Progress:
@@ -49,19 +104,17 @@ def _new_progress() -> Progress:
         TimeRemainingColumn(),
         console=_console,
         transient=False,
-        disable=not progress_enabled(),
     )
 
 
 def track(iterable: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Yield from ``iterable`` while drawing a progress bar."""
+    """Yield from ``iterable`` while showing progress."""
     if total is None and hasattr(iterable, "__len__"):
         total = len(iterable)  # type: ignore[arg-type]
-    with _new_progress() as bar:
-        task = bar.add_task(description, total=total, status="")
+    with progress_bar(description, total) as bar:
         for item in iterable:
             yield item
-            bar.advance(task)
+            bar.advance()
 
 
 class StepProgress:
@@ -78,11 +131,25 @@ class StepProgress:
             self._bar.update(self._task, advance=steps, status=status)
 
 
+class _NoProgress:
+    def advance(self, steps: int = 1, status: str | None = None) -> None:
+        pass
+
+
 @contextmanager
-def progress_bar(description: str, total: int | None) -> Iterator[StepProgress]:
-    with _new_progress() as bar:
-        task = bar.add_task(description, total=total, status="")
-        yield StepProgress(bar, task)
+def progress_bar(description: str, total: int | None) -> Iterator[StepProgress | PlainProgress | _NoProgress]:
+    """A task advanced by hand: ``bar.advance(n, status=...)``; drawn as the mode says."""
+    mode = progress_mode()
+    if mode == "off":
+        yield _NoProgress()
+    elif mode == "plain":
+        plain = PlainProgress(description, total)
+        yield plain
+        plain.close()
+    else:
+        with _new_progress() as bar:
+            task = bar.add_task(description, total=total, status="")
+            yield StepProgress(bar, task)
 
 
 @contextmanager
