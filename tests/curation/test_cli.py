@@ -46,7 +46,7 @@ def test_diagnose_writes_run_directory(labelled, tmp_path):
     out = tmp_path / "diag"
     result = runner.invoke(app, ["curate", "diagnose", "--features", str(d / "features.npy"), "--labels",
                                  str(d / "labels.npy"), "--clean-labels", str(d / "clean.npy"), "--out", str(out),
-                                 "--steps", "800"])
+                                 "--hoc-steps", "800"])
     assert result.exit_code == 0, result.output
     for name in ("config.yaml", "metrics.json", "report.html", "log.txt", "T.npy", "transition_matrix.png"):
         assert (out / name).exists()
@@ -64,7 +64,7 @@ def test_detect_is_deterministic_and_beats_chance(labelled, tmp_path):
         out = tmp_path / name
         result = runner.invoke(app, ["curate", "detect", "--features", str(d / "features.npy"), "--labels",
                                      str(d / "labels.npy"), "--clean-labels", str(d / "clean.npy"), "--out", str(out),
-                                     "--seed", "3", "--steps", "500", "--detect-rounds", "5"])
+                                     "--seed", "3", "--hoc-steps", "500", "--detect-rounds", "5"])
         assert result.exit_code == 0, result.output
         outs.append(out)
     flagged = [(o / "flagged.jsonl").read_text() for o in outs]
@@ -85,9 +85,36 @@ def test_detect_from_a_records_file_with_vote(tmp_path, labelled, monkeypatch):
     monkeypatch.setattr(embeddings, "embed", lambda texts, **kw: data.features[: len(texts)])
     out = tmp_path / "run"
     result = runner.invoke(app, ["curate", "detect", "--data", str(tmp_path / "data.jsonl"), "--method", "vote",
-                                 "--no-baseline", "--steps", "300", "--out", str(out)])
+                                 "--no-baseline", "--hoc-steps", "300", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "metrics.json").read_text())["method"] == "simifeat-vote"
+
+
+def test_embedding_cache_is_a_folder_keyed_by_the_data(tmp_path, labelled, monkeypatch):
+    d, data = labelled
+    rows = [{"text": f"t{i}", "label": int(y)} for i, y in enumerate(data.noisy[:200])]
+    (tmp_path / "texts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    import reliant.core.embeddings as embeddings
+
+    seen = []
+
+    def fake_embed(texts, cache=None, **kw):
+        seen.append(Path(cache))
+        return data.features[: len(texts)]
+
+    monkeypatch.setattr(embeddings, "embed", fake_embed)
+    cache = tmp_path / "cache"
+    for name in ("a", "b"):
+        result = runner.invoke(app, ["curate", "diagnose", "--data", str(tmp_path / "texts.jsonl"), "--hoc-steps",
+                                     "100", "--embedding-cache", str(cache), "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    assert seen[0] == seen[1] and seen[0].parent == cache
+    assert seen[0].name.startswith("texts-") and seen[0].suffix == ".npy"
+    # other texts, another file in the same folder
+    (tmp_path / "texts.jsonl").write_text("".join(json.dumps({**r, "text": r["text"] + "!"}) + "\n" for r in rows))
+    assert runner.invoke(app, ["curate", "diagnose", "--data", str(tmp_path / "texts.jsonl"), "--hoc-steps", "100",
+                               "--embedding-cache", str(cache), "--out", str(tmp_path / "c")]).exit_code == 0
+    assert seen[2].parent == cache and seen[2] != seen[0]
 
 
 def test_select_with_scores_and_embeddings(pool, tmp_path):
@@ -194,10 +221,11 @@ def test_select_bad_inputs_exit_2(pool, tmp_path, capsys, case):
      "label -3 at row 3 is negative"),
     (lambda d, t: np.save(t / "labels.npy", np.load(d / "labels.npy")), ["--num-classes", "3"],
      "is not below --num-classes 3"),
-    (lambda d, t: np.save(t / "labels.npy", np.load(d / "labels.npy")), ["--method", "magic"], "unknown method 'magic'"),
+    (lambda d, t: np.save(t / "labels.npy", np.load(d / "labels.npy")), ["--method", "magic"],
+     "field 'method': unknown value 'magic' (choose from: rank, vote)"),
     (lambda d, t: (t / "labels.npy").write_bytes(b"not an array"), [], "labels.npy: field 'labels'"),
-    (lambda d, t: np.save(t / "labels.npy", np.load(d / "labels.npy")), ["--sample-fraction", "1.5"],
-     "field 'sample_fraction': must be in (0, 1]"),
+    (lambda d, t: np.save(t / "labels.npy", np.load(d / "labels.npy")), ["--hoc-fraction", "1.5"],
+     "field 'hoc.hoc_fraction': must be in (0, 1]"),
 ])
 def test_detect_bad_inputs_exit_2(labelled, tmp_path, capsys, make, extra, expected):
     d, _ = labelled
@@ -234,8 +262,9 @@ def test_select_on_alpaca_with_offline_embedder(tmp_path):
     np.save(tmp_path / "scores.npy", scores)
     out = tmp_path / "sel"
     result = runner.invoke(app, ["curate", "select", "--pool", str(pool), "--scores", str(tmp_path / "scores.npy"),
-                                 "--budget", "40", "--embedding-cache", str(tmp_path / "emb.npy"), "--out", str(out)])
+                                 "--budget", "40", "--embedding-cache", str(tmp_path / "cache"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     selected = json.loads((out / "selected.json").read_text())
     assert len(selected) == 40 and all(s in records for s in selected)
-    assert (tmp_path / "emb.npy").exists()
+    cached = list((tmp_path / "cache").glob("alpaca-*.npy"))
+    assert len(cached) == 1 and np.load(cached[0]).shape[0] == len(records)

@@ -30,8 +30,8 @@ def _select(f, tmp_path, *extra):
 
 @pytest.mark.parametrize(("extra", "expected"), [
     (["--budget", "50"], "field 'budget': must be at most the pool size (12 samples"),
-    (["--budget", "5", "--k", "12"], "field 'k': must be below the pool size"),
-    (["--budget", "5", "--long-tail-k", "40"], "field 'long_tail_k'"),
+    (["--budget", "5", "--neighbors", "12"], "field 'simifeat.neighbors': must be below the pool size"),
+    (["--budget", "5", "--long-tail-neighbors", "40"], "field 'long_tail_neighbors'"),
     (["--budget", "5", "--threshold", "nan"], "field 'threshold'"),
     (["--budget", "0"], "field 'budget'"),
 ])
@@ -42,5 +42,5 @@ def test_select_rejects_sizes_beyond_the_pool(files, tmp_path, capsys, extra, ex
 @pytest.mark.parametrize("command", ["diagnose", "detect"])
 def test_k_above_the_row_count(files, tmp_path, capsys, command):
     args = ["curate", command, "--features", str(files / "features.npy"), "--labels", str(files / "labels.npy"),
-            "--k", "30", "--out", str(tmp_path / "out")]
-    assert_exit_2_one_line(args, capsys, "field 'k': must be below the number of rows (30)", tmp_path)
+            "--neighbors", "30", "--out", str(tmp_path / "out")]
+    assert_exit_2_one_line(args, capsys, "neighbors': must be below the number of rows (30)", tmp_path)

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reliant.curation.config import NUM_LEVELS
 from reliant.curation.hoc import HOCResult, estimate_transition
 from reliant.curation.neighbors import NeighborGraph
 from reliant.curation.simifeat import DetectionResult, detect_label_errors, rank_rates
 
-NUM_LEVELS = 6
+
 
 RATING_SYSTEM = (
     "You judge how useful a single instruction-response pair would be as training data for "

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reliant.core.arrays import softmax
+from reliant.core.progress import progress_bar, track
 from reliant.curation.neighbors import NeighborGraph, restrict_to_sample
 
 
@@ -125,19 +126,22 @@ def solve_transition(
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     best = (float("inf"), None, None)
     history: list[float] = []
-    for step in range(1, steps + 1):
-        T = softmax(params[0], axis=1)
-        p = softmax(params[1], axis=0)
-        loss, gT, gp = consensus_loss_and_grad(T, p, consensus)
-        if loss < best[0]:
-            best = (loss, T, p)
-        if step % 50 == 1:
-            history.append(loss)
-        grads = [T * (gT - np.sum(gT * T, axis=1, keepdims=True)), p * (gp - np.dot(gp, p))]
-        for i in range(2):
-            m[i] = beta1 * m[i] + (1 - beta1) * grads[i]
-            s[i] = beta2 * s[i] + (1 - beta2) * grads[i] ** 2
-            params[i] = params[i] - lr * (m[i] / (1 - beta1 ** step)) / (np.sqrt(s[i] / (1 - beta2 ** step)) + eps)
+    with progress_bar("HOC: solving the consensus equations", total=steps) as bar:
+        for step in range(1, steps + 1):
+            T = softmax(params[0], axis=1)
+            p = softmax(params[1], axis=0)
+            loss, gT, gp = consensus_loss_and_grad(T, p, consensus)
+            if loss < best[0]:
+                best = (loss, T, p)
+            if step % 50 == 1:
+                history.append(loss)
+            if step % 50 == 0 or step == steps:
+                bar.advance(step - (step - 1) // 50 * 50, status=f"loss {best[0]:.4g}")
+            grads = [T * (gT - np.sum(gT * T, axis=1, keepdims=True)), p * (gp - np.dot(gp, p))]
+            for i in range(2):
+                m[i] = beta1 * m[i] + (1 - beta1) * grads[i]
+                s[i] = beta2 * s[i] + (1 - beta2) * grads[i] ** 2
+                params[i] = params[i] - lr * (m[i] / (1 - beta1 ** step)) / (np.sqrt(s[i] / (1 - beta2 ** step)) + eps)
     loss_min, T_best, p_best = best
     return T_best, p_best, float(loss_min), history
 
@@ -163,7 +167,7 @@ def estimate_transition(
     size = max(3, min(n, int(round(sample_fraction * n))))
     sums = [np.zeros(K), np.zeros((K, K)), np.zeros((K, K, K))]
     dropped = 0
-    for _ in range(max(1, rounds)):
+    for _ in track(range(max(1, rounds)), "HOC: consensus counts over subsample rounds"):
         rows = np.sort(rng.choice(n, size=size, replace=False)) if size < n else np.arange(n)
         in_sample = np.zeros(n, dtype=bool)
         in_sample[rows] = True

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from reliant.core.data import Field, Records, Schema, load_array, load_records
-from reliant.core.errors import ConfigError, DataError, check_number
+from reliant.core.errors import DataError
 
 POOL_SCHEMA = Schema([
     Field("instruction"),
@@ -18,8 +18,9 @@ POOL_SCHEMA = Schema([
 ])
 
 
-def load_features(path: Path) -> np.ndarray:
-    return load_array(path, name="features", ndim=2, dtype="float").astype(np.float32)
+def load_features(path: Path, name: str = "features") -> np.ndarray:
+    """A rows x dims float array (features or embeddings), finite."""
+    return load_array(path, name=name, ndim=2, dtype="float").astype(np.float32)
 
 
 def load_text_records(path: Path, text_field: str, label_field: str | None) -> tuple[list[str], np.ndarray | None]:
@@ -66,14 +67,3 @@ def check_embeddings(embeddings: np.ndarray, n: int, source: str | None) -> np.n
     if len(embeddings) != n:
         raise DataError(f"has {len(embeddings)} rows but there are {n} samples", file=source, field="embeddings")
     return embeddings
-
-
-def check_positive(value: int | float, name: str, minimum: float = 1) -> None:
-    """A whole number of at least ``minimum`` (a count: neighbours, rounds, steps...)."""
-    if value is None:
-        raise ConfigError(f"must be at least {minimum:g}, got {value}", field=name)
-    check_number(value, name, low=minimum, integer=True)
-
-
-def check_fraction(value: float, name: str) -> None:
-    check_number(value, name, low=0, high=1, low_open=True)

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reliant.core.errors import ConfigError
-from reliant.core.knn import knn
+from reliant.curation.config import GRAPH_BACKENDS
 
-GRAPH_BACKENDS = ("auto", "exact", "ivf")
 # "auto" switches to the approximate inverted-file index above this many rows.
 IVF_MIN_ROWS = 60_000
 
@@ -64,6 +63,8 @@ def neighbor_graph(
     if k < 1:
         raise ConfigError(f"need at least 2 rows to find neighbours, got {n}")
     chosen = backend if backend != "auto" else ("ivf" if n >= IVF_MIN_ROWS else "exact")
+    from reliant.core.knn import knn  # deliberately lazy: imports torch (start-up time)
+
     if chosen == "exact":
         sims, idx = knn(features, k=k, backend="exact")
     else:

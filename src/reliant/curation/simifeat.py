@@ -27,9 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reliant.core.progress import track
+from reliant.curation.config import SIMIFEAT_METHODS as METHODS
 from reliant.curation.neighbors import NeighborGraph, restrict_to_sample
 
-METHODS = ("rank", "vote")
 RATE_CLIP = (0.05, 0.95)
 
 
@@ -132,7 +133,7 @@ def detect_label_errors(
     flags = np.zeros(n)
     times = np.zeros(n)
     suggest = np.zeros((n, K))
-    for _ in range(max(1, rounds)):
+    for _ in track(range(max(1, rounds)), f"SimiFeat-{method} rounds"):
         rows = np.sort(rng.choice(n, size=size, replace=False)) if size < n else np.arange(n)
         in_sample = np.zeros(n, dtype=bool)
         in_sample[rows] = True

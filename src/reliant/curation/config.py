@@ -1,0 +1,164 @@
+"""Options of the ``reliant curate`` commands, declared once (standard library only).
+
+HOC's and SimiFeat's own parameters are nested sections (:class:`HocParams`,
+:class:`SimiFeatParams`) shared by ``diagnose``, ``detect`` and ``select``; the rater's are
+:class:`RaterParams`, shared by ``rate`` and ``select``. On the command line a nested field
+keeps its own name (``--hoc-rounds``, ``--detect-rounds``, ``--max-new-tokens``); in YAML it
+may be given nested (``hoc: {hoc_rounds: 10}``), dotted (``hoc.hoc_rounds: 10``) or by its
+own name (``hoc_rounds: 10``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from reliant.core.config import option, seed_option
+from reliant.core.errors import ConfigError
+
+__all__ = [
+    "DetectConfig",
+    "DiagnoseConfig",
+    "GRAPH_BACKENDS",
+    "HocParams",
+    "NUM_LEVELS",
+    "RateConfig",
+    "RaterParams",
+    "SIMIFEAT_METHODS",
+    "SelectConfig",
+    "SimiFeatParams",
+]
+
+#: k-NN graph backends: exact search, faiss inverted file (approximate), or auto by pool size.
+GRAPH_BACKENDS = ("auto", "exact", "ivf")
+#: SimiFeat's two detectors.
+SIMIFEAT_METHODS = ("rank", "vote")
+#: DS2's score levels (a 1-10 LLM rating compressed to 0..5).
+NUM_LEVELS = 6
+
+
+@dataclass
+class HocParams:
+    """HOC: consensus counts over subsample rounds, then the consensus equations solved."""
+
+    hoc_rounds: int = option(20, "HOC subsample rounds whose consensus counts are averaged.", min=1)
+    hoc_fraction: float = option(0.8, "Share of the rows drawn in each HOC round.", gt=0, max=1)
+    hoc_steps: int = option(1500, "Optimiser steps solving the HOC consensus equations for T and p.", min=1)
+
+
+@dataclass
+class SimiFeatParams:
+    """SimiFeat: k-NN label votes over subsample rounds."""
+
+    neighbors: int = option(10, "Nearest neighbours whose labels vote on each sample (SimiFeat).", min=1)
+    detect_rounds: int = option(11, "SimiFeat subsample rounds; a sample is flagged when most of its rounds flag it.",
+                                min=1)
+    detect_fraction: float = option(0.9, "Share of the rows drawn in each SimiFeat round.", gt=0, max=1)
+
+
+@dataclass
+class RaterParams:
+    """How the LLM rater is asked."""
+
+    max_retries: int = option(2, "Re-asks (sampling at temperature 0.7) per reply that does not parse.", min=0)
+    max_new_tokens: int = option(64, "Tokens the rater may generate per reply.", min=1)
+
+
+def _check_cache_folder(path: Optional[Path]) -> None:
+    if path is not None and Path(path).exists() and not Path(path).is_dir():
+        raise ConfigError("is a file, expected a folder to keep embeddings in", file=path, field="embedding_cache")
+
+
+@dataclass
+class _LabelledInputs:
+    """Features (or texts to embed) and noisy labels, shared by ``diagnose`` and ``detect``."""
+
+    features: Optional[Path] = option(None, "Feature/embedding array (.npy/.csv/.txt/.pt/.safetensors), rows x dims.",
+                                      path="file")
+    labels: Optional[Path] = option(None, "Noisy labels, one integer per row (array file); with --data, replaces "
+                                          "its label field.", path="file")
+    data: Optional[str] = option(None, "Records (jsonl/json/csv/parquet or HF dataset id) with texts to embed "
+                                       "instead of --features, and labels.")
+    text_field: str = option("text", "Text field of --data.")
+    label_field: str = option("label", "Label field of --data (used when --labels is not given).")
+    clean_labels: Optional[Path] = option(None, "Known clean labels (array file), to score the estimate.", path="file")
+    num_classes: Optional[int] = option(None, "Number of classes (default: largest label + 1).", min=2)
+    embedding_cache: Optional[Path] = option(None, "Folder where the embeddings of --data are cached between runs.")
+    knn_backend: str = option("auto", "k-NN graph: exact, ivf (faiss, approximate, for very large pools) or auto "
+                                      "(ivf from 60,000 rows).", choices=GRAPH_BACKENDS)
+
+    def validate(self) -> None:
+        if self.features is not None and self.data is not None:
+            raise ConfigError("give --features or --data (texts to embed), not both", field="features")
+        if self.features is None and self.data is None:
+            raise ConfigError("give --features (an array file) or --data (a records file with texts)",
+                              field="features")
+        if self.features is not None and self.labels is None:
+            raise ConfigError("give --labels (one integer label per row)", field="labels")
+        _check_cache_folder(self.embedding_cache)
+
+
+@dataclass
+class DiagnoseConfig(_LabelledInputs):
+    """Estimate the noise transition matrix T, the clean prior p and the noise rate (HOC)."""
+
+    neighbors: int = option(10, "Nearest neighbours kept per sample in the k-NN graph (HOC uses the two nearest "
+                                "that fall in each round's subsample; the rest are spares).", min=1)
+    hoc: HocParams = field(default_factory=HocParams)
+    seed: int = seed_option()
+
+
+@dataclass
+class DetectConfig(_LabelledInputs):
+    """Flag mislabelled samples with SimiFeat (k-NN label votes, ranked per class); writes flagged.jsonl."""
+
+    method: str = option("rank", "SimiFeat detector: rank (per-class cut from the HOC estimate) or vote "
+                                 "(local majority).", choices=SIMIFEAT_METHODS)
+    baseline: bool = option(True, "Also run cleanlab's find_label_issues on k-NN pred_probs.")
+    hoc: HocParams = field(default_factory=HocParams)
+    simifeat: SimiFeatParams = field(default_factory=SimiFeatParams)
+    seed: int = seed_option()
+
+
+@dataclass
+class RateConfig:
+    """Rate each pool sample with an LLM (DS2 prompt) and write 6-level scores (scores.npy)."""
+
+    pool: Optional[str] = option(None, "Alpaca-format pool (instruction, optional input, output): a "
+                                       "jsonl/json/csv/parquet file or HF dataset id.", required=True)
+    rater: Optional[str] = option(None, "LLM backend spec of the rater: tiny, hf:<id-or-path>, "
+                                        "openai:<model>@<url>.", required=True)
+    rating: RaterParams = field(default_factory=RaterParams)
+    seed: int = seed_option()
+
+
+@dataclass
+class SelectConfig:
+    """DS2: curate LLM scores (HOC + SimiFeat), add a long-tail score, select --budget samples; with baselines."""
+
+    pool: Optional[str] = option(None, "Alpaca-format pool (instruction, optional input, output): a "
+                                       "jsonl/json/csv/parquet file or HF dataset id.", required=True)
+    scores: Optional[Path] = option(None, "Scores 0..5 per pool sample (array file, e.g. scores.npy of "
+                                          "`reliant curate rate`).", path="file")
+    rater: Optional[str] = option(None, "Rate the pool with this LLM backend instead of --scores: tiny, "
+                                        "hf:<id-or-path>, openai:<model>@<url>.")
+    budget: Optional[int] = option(None, "How many samples to select.", required=True, min=1)
+    embeddings: Optional[Path] = option(None, "Precomputed pool embeddings (array file, rows x dims); default: "
+                                              "embed the pool with the packaged MiniLM.", path="file")
+    embedding_cache: Optional[Path] = option(None, "Folder where the pool's embeddings are cached between runs.")
+    threshold: float = option(0.5, "Confidence a SimiFeat suggestion needs to replace a flagged score.", min=0, max=1)
+    long_tail_neighbors: int = option(10, "Nearest neighbours whose mean distance gives the long-tail score.", min=1)
+    max_similarity: float = option(0.9, "Cosine similarity above which the DEITA-style baseline skips a sample.",
+                                   min=-1, max=1)
+    knn_backend: str = option("auto", "k-NN graph: exact, ivf (faiss, approximate, for very large pools) or auto "
+                                      "(ivf from 60,000 rows).", choices=GRAPH_BACKENDS)
+    hoc: HocParams = field(default_factory=HocParams)
+    simifeat: SimiFeatParams = field(default_factory=SimiFeatParams)
+    rating: RaterParams = field(default_factory=RaterParams)
+    seed: int = seed_option()
+
+    def validate(self) -> None:
+        if (self.scores is None) == (not self.rater):
+            raise ConfigError("give exactly one of --scores FILE or --rater BACKEND", field="scores")
+        _check_cache_folder(self.embedding_cache)
