@@ -25,17 +25,19 @@ import sys
 import time
 from pathlib import Path
 
-METHODS = ("ga", "flat", "npo", "simnpo", "gd", "ga_kl", "npo_gd", "idkdpo")
-NEEDS = {
-    "ga": "forget",
-    "flat": "forget + templates",
-    "npo": "forget + reference model",
-    "simnpo": "forget",
-    "gd": "forget + retain",
-    "ga_kl": "forget + retain + reference model",
-    "npo_gd": "forget + retain + reference model",
-    "idkdpo": "forget + templates + retain + reference model",
-}
+def _registry() -> tuple[tuple[str, ...], dict[str, str]]:
+    """The timed methods (GA, the baseline, first) and what each reads, from the method registry."""
+    from reliant.unlearning.methods import REGISTRY
+
+    names = [n for n, cls in REGISTRY.items() if cls.trains_on == "forget"]
+    names = ["ga", *[n for n in names if n != "ga"]]
+    words = {"template": "templates", "retain": "retain", "reference": "reference model"}
+    needs = {n: " + ".join(["forget", *(words[k] for k in ("template", "retain", "reference") if k in REGISTRY[n].needs)])
+             for n in names}
+    return tuple(names), needs
+
+
+METHODS, NEEDS = _registry()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

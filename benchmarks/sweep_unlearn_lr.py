@@ -52,7 +52,8 @@ def main() -> None:
         model, tokenizer = load_causal_lm(str(model_dir), device="cpu")
         if method:
             unlearn(model, tokenizer, forget, method=method, retain=retain, epochs=args.epochs, lr=lr, seed=args.seed)
-        return evaluate_tofu(model, tokenizer, sets, batch_size=32, max_new_tokens=40)
+        return evaluate_tofu(model, tokenizer, sets, batch_size=32, max_new_tokens=40,
+                             progress=f"{method} lr {lr:g}" if method else "retrained")
 
     retrained = score(retrained_dir)
     rows = []

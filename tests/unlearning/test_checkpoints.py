@@ -167,13 +167,15 @@ def test_cli_run_rejects_bad_numbers_before_the_model_loads(qa_files, capsys, mo
 
 
 def test_cli_interrupted_run_keeps_checkpoints_and_resume_command_finishes_it(small_lm_dir, qa_files, monkeypatch):
-    from reliant.unlearning.cli import RunConfig
+    import dataclasses
+
+    from reliant.unlearning.config import RunConfig, UnlearnSettings
     from reliant.unlearning.workflows import run_unlearning
 
     out = qa_files / "run"
     config = RunConfig(
-        method="gd", model=str(small_lm_dir), forget=str(qa_files / "forget.jsonl"), retain=str(qa_files / "retain.jsonl"),
-        epochs=2, lr=5e-4, batch_size=4, checkpoint_every=1, seed=1,
+        model=str(small_lm_dir), forget=str(qa_files / "forget.jsonl"), retain=str(qa_files / "retain.jsonl"),
+        checkpoint_every=1, train=UnlearnSettings(method="gd", epochs=2, lr=5e-4, batch_size=4, seed=1),
     )
     real = _stop_at(monkeypatch, 3)
     with pytest.raises(TrainingInterrupted) as info:
@@ -191,7 +193,7 @@ def test_cli_interrupted_run_keeps_checkpoints_and_resume_command_finishes_it(sm
     assert json.loads((folder / "latest.json").read_text())["step"] == 4
 
     straight_out = qa_files / "straight"
-    straight = RunConfig(**{**config.__dict__, "checkpoint_every": 0})
+    straight = dataclasses.replace(config, checkpoint_every=0)
     run_unlearning(straight, straight_out, False)
     expected, _ = load_causal_lm(str(straight_out / "model"), device="cpu")
     assert _max_diff(resumed, expected) < 1e-6

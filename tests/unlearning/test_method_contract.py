@@ -134,3 +134,60 @@ def test_reference_methods_start_at_their_reference(small_lm_dir, method):
         assert first[0]["retain"] == pytest.approx(0.0, abs=1e-6)
     else:  # NPO / DPO forget terms equal (2 / beta) * log 2 when policy == reference
         assert first[0]["forget"] == pytest.approx(2 / 0.1 * math.log(2), rel=1e-4)
+
+
+# ----------------------------------------------------------------- parameters as options
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_every_method_parameter_is_one_run_option(method):
+    """Each method's own Params field is one field of the run's method_params section (one
+    flag), declared with a help text, so a new method's parameters reach the command line."""
+    from reliant.core.config import option_specs
+    from reliant.unlearning.config import MethodParams, RunConfig
+
+    cls = REGISTRY[method]
+    section = {f.name: f for f in dataclasses.fields(MethodParams)}
+    flags = {spec.path: spec.flag for spec in option_specs(RunConfig)}
+    for f in dataclasses.fields(cls.Params):
+        key = f.metadata.get("setting", f.name)
+        assert key in section, key
+        assert section[key].default == f.default
+        assert f.metadata.get("help") and cls.label in section[key].metadata["help"]
+        assert flags[f"train.method_params.{key}"] == "--" + key.replace("_", "-")
+
+
+def test_flat_choices_match_the_loss_maths():
+    from reliant.unlearning import losses
+    from reliant.unlearning.methods.flat import DIVERGENCES, REDUCTIONS
+
+    assert tuple(losses.FLAT_DIVERGENCES) == DIVERGENCES and tuple(losses.FLAT_REDUCTIONS) == REDUCTIONS
+
+
+def test_a_shared_parameter_declared_differently_is_refused():
+    from reliant.core.config import option
+    from reliant.unlearning.methods.base import method_params_section
+
+    @dataclasses.dataclass
+    class OddParams:
+        beta: float = option(0.5, "another beta", gt=0)
+
+    class Odd(UnlearningMethod):
+        name, label, Params = "odd_params", "Odd", OddParams
+
+    with pytest.raises(TypeError, match="declares 'beta' differently"):
+        method_params_section([REGISTRY["npo"], Odd])
+
+
+def test_method_parameters_reach_the_method_from_settings_and_overrides():
+    settings = UnlearnSettings(method="simnpo")
+    from reliant.core.config import replace_config
+
+    changed = replace_config(settings, beta=4.5, simnpo_gamma=0.25)
+    params = REGISTRY["simnpo"].params_from(changed)
+    assert (params.beta, params.gamma) == (4.5, 0.25)
+    with pytest.raises(ConfigError, match="beta"):
+        replace_config(settings, beta=0.0)
+    with pytest.raises(ConfigError, match="retain_weight"):
+        UnlearnSettings(method="gd", method_params=dataclasses.replace(UnlearnSettings().method_params,
+                                                                      retain_weight=float("nan"))).check()

@@ -9,7 +9,8 @@ from reliant.core.data import save_records
 from reliant.core.models import load_causal_lm, mean_answer_nll
 from reliant.core.prompts import qa_prompt
 from reliant.unlearning import api
-from reliant.unlearning.bench import parse_methods, tofu_bench_data
+from reliant.unlearning.bench import tofu_bench_data
+from reliant.unlearning.config import bench_methods
 from reliant.unlearning.methods import available_methods
 
 RECORDS = builtin_qa(n_people=10)
@@ -97,7 +98,7 @@ def test_bench_data_is_disjoint_and_sized():
     forget_q = {r["question"] for r in data.forget}
     assert not forget_q & {r["question"] for r in data.train_retrained + data.holdout}
     assert forget_q <= {r["question"] for r in data.train_target}
-    assert parse_methods("all")[0] == "flat" and "retain_ft" not in parse_methods("all")
+    assert bench_methods()[0] == "flat" and "retain_ft" not in bench_methods()
 
 
 # ----------------------------------------------------------------- CLI
@@ -175,10 +176,10 @@ def test_cli_eval_on_muse_files(small_lm_dir, tmp_path):
         ('{"question": "q"}\n', [], "forget.jsonl:1: field 'answer': missing"),
         ('{"answer": "a"}\n', [], "forget.jsonl:1: field 'question': missing"),
         ("", [], "forget.jsonl: contains no records"),
-        ('{"question": "q", "answer": "a"}\n', ["--divergence", "hellinger"], "unknown divergence 'hellinger'"),
-        ('{"question": "q", "answer": "a"}\n', ["--method", "magic"], "unknown method 'magic'"),
+        ('{"question": "q", "answer": "a"}\n', ["--divergence", "hellinger"], "field 'train.method_params.divergence': unknown value 'hellinger'"),
+        ('{"question": "q", "answer": "a"}\n', ["--method", "magic"], "field 'train.method': unknown value 'magic'"),
         ('{"question": "q", "answer": "a"}\n', ["--method", "gd"], "needs --retain"),
-        ('{"question": "q", "answer": "a"}\n', ["--reduction", "sum"], "unknown reduction 'sum'"),
+        ('{"question": "q", "answer": "a"}\n', ["--reduction", "sum"], "field 'train.method_params.reduction': unknown value 'sum'"),
     ],
 )
 def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys, content, extra, expected):
@@ -200,15 +201,15 @@ def test_cli_missing_forget_file(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        (["--split", "forget99"], "unknown split 'forget99'"),
-        (["--methods", "flat,magic"], "unknown method 'magic'"),
+        (["--split", "forget99"], "field 'split': unknown value 'forget99'"),
+        (["--methods", "flat,magic"], "field 'methods': unknown value 'magic'"),
         (["--epochs", "0"], "field 'epochs'"),
         (["--epochs", "-1"], "field 'epochs'"),
         (["--lr", "-1"], "field 'lr'"),
         (["--lr", "0"], "field 'lr'"),
         (["--lr", "nan"], "field 'lr'"),
-        (["--divergence", "bogus"], "unknown divergence 'bogus'"),
-        (["--reduction", "bogus"], "unknown reduction 'bogus'"),
+        (["--divergence", "bogus"], "field 'flat.divergence': unknown value 'bogus'"),
+        (["--reduction", "bogus"], "field 'flat.reduction': unknown value 'bogus'"),
     ],
 )
 def test_cli_bench_rejects_bad_options_before_training(tmp_path, capsys, monkeypatch, extra, expected):
@@ -224,3 +225,47 @@ def test_cli_bench_rejects_bad_options_before_training(tmp_path, capsys, monkeyp
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_cli_bench_runs_end_to_end_on_stand_in_models(small_lm_dir, tmp_path, monkeypatch):
+    """The bench pipeline (stages, scoring, report) on the session's tiny LM and a few TOFU-
+    format records standing in for the TOFU split; headlines compare each method with GA and
+    the target with the retrained model, and every figure has a caption."""
+    from reliant.unlearning import bench
+
+    tofu = [dict(r) for r in api.load_tofu("forget01_perturbed")]
+    data = bench.BenchData(train_target=[], train_retrained=RETAIN[:8], forget=tofu[:6], retain_eval=tofu[6:10],
+                           real_authors=[dict(r) for r in api.load_tofu("real_authors_perturbed")][:4],
+                           world_facts=[dict(r) for r in api.load_tofu("world_facts_perturbed")][:4],
+                           holdout=tofu[10:16])
+    monkeypatch.setattr(bench, "tofu_bench_data", lambda *a, **k: data)
+    monkeypatch.setattr(bench, "train_reference_models", lambda *a, **k: (small_lm_dir, small_lm_dir))
+    out = tmp_path / "bench"
+    assert run_cli(["unlearn", "bench", "--split", "forget01", "--methods", "ga,flat", "--epochs", "1",
+                    "--max-new-tokens", "4", "--samples", "1", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["methods"]) == {"target", "retrained", "ga", "flat"}
+    assert metrics["methods"]["retrained"]["forget_quality"] == pytest.approx(1.0)
+    import yaml
+
+    recorded = yaml.safe_load((out / "config.yaml").read_text())
+    assert recorded["methods"] == ["ga", "flat"] and recorded["flat"] == {"divergence": "kl", "reduction": "paper"}
+    report = (out / "report.html").read_text()
+    for group in ("Target (before) vs retrained (gold)", "FLAT vs GA", "GA vs before"):
+        assert group in report
+    assert report.count("<img") >= 2 and "Up and to the right is better" in report
+
+
+def test_run_config_yaml_records_the_training_section(small_lm_dir, qa_files, tmp_path):
+    out = tmp_path / "run"
+    (tmp_path / "opts.yaml").write_text("train:\n  epochs: 1\n  method_params:\n    beta: 0.2\ntrain.lr: 5.0e-4\n")
+    code = run_cli(["unlearn", "run", "--method", "npo", "--model", str(small_lm_dir), "--forget",
+                    str(qa_files / "forget.jsonl"), "--config", str(tmp_path / "opts.yaml"), "--no-save-model",
+                    "--out", str(out)])
+    assert code == 0
+    import yaml
+
+    recorded = yaml.safe_load((out / "config.yaml").read_text())
+    assert recorded["train"]["method"] == "npo" and recorded["train"]["epochs"] == 1
+    assert recorded["train"]["lr"] == pytest.approx(5e-4) and recorded["train"]["method_params"]["beta"] == 0.2
+    assert not (out / "model").exists()

@@ -28,13 +28,15 @@ import numpy as np
 
 from reliant.core.errors import ConfigError
 from reliant.core.plotting import PALETTE, new_figure
+from reliant.core.progress import progress_bar
 from reliant.core.prompts import qa_prompt, qa_text
 from reliant.unlearning import metrics
+from reliant.unlearning.config import SPLITS, BenchConfig, MethodParams, UnlearnSettings
 from reliant.unlearning.evaluate import TofuEvaluation, evaluate_tofu, muse_verbmem, text_min_k_scores
 from reliant.unlearning.methods import METHOD_LABELS, available_methods
-from reliant.unlearning.trainer import UnlearnSettings
 
-SPLITS = {"forget01": 2, "forget05": 10, "forget10": 20}  # forget authors (the last ones)
+__all__ = ["BenchConfig", "BenchData", "run_benchmark", "score_model", "tofu_bench_data", "train_reference_models"]
+
 QA_PER_AUTHOR = 20
 
 # Step sizes tuned once for the tiny models (a from-scratch 2M-parameter LM moves much
@@ -47,23 +49,6 @@ SMALL_LM_SETTINGS = dict(vocab_size=2048, hidden_size=128, num_layers=3, num_hea
 DEMO_PEOPLE = 40
 
 DEFAULT_LR = {method: 3e-4 for method in available_methods()}
-
-
-@dataclass
-class BenchConfig:
-    split: str = "forget05"
-    methods: str = "all"
-    epochs: int = 5
-    # 125 steps on forget05: at the demo's 3e-4 GA, NPO, SimNPO and FLAT collapse the tiny LM.
-    lr: float | None = 1e-4
-    batch_size: int = 8
-    divergence: str = "kl"
-    reduction: str = "paper"
-    target_epochs: int = 30
-    eval_retain: int = 100
-    max_new_tokens: int = 48
-    samples: int = 4
-    seed: int = 0
 
 
 # --------------------------------------------------------------------------- data
@@ -148,17 +133,26 @@ def _verbmem_pairs(records: Sequence[dict]) -> tuple[list[str], list[str]]:
     return prompts, truths
 
 
-def score_model(model: Any, tokenizer: Any, data: BenchData, config: BenchConfig, sample_questions: Sequence[str]) -> ModelScores:
+def score_model(model: Any, tokenizer: Any, data: BenchData, config: BenchConfig, sample_questions: Sequence[str],
+                progress: str | None = None) -> ModelScores:
+    """TOFU and MUSE-style scores of one model; ``progress`` names its progress bars."""
     from reliant.core.models import greedy_generate
 
-    evaluation = evaluate_tofu(model, tokenizer, data.eval_sets(), batch_size=32, max_new_tokens=config.max_new_tokens)
+    def label(what: str) -> str | None:
+        return f"{progress} {what}" if progress else None
+
+    evaluation = evaluate_tofu(model, tokenizer, data.eval_sets(), batch_size=32, max_new_tokens=config.max_new_tokens,
+                               progress=progress)
     flat = {f"{s}/{m}": v for s, values in evaluation.summary().items() for m, v in values.items()}
     utility = evaluation.model_utility()
     flat["model_utility"] = utility
     prompts, truths = _verbmem_pairs(data.forget)
-    flat["verbmem_forget"] = muse_verbmem(model, tokenizer, prompts, truths, max_new_tokens=config.max_new_tokens, batch_size=32)
-    members = text_min_k_scores(model, tokenizer, [qa_text(r["question"], r["answer"]) for r in data.forget], batch_size=32)
-    nonmembers = text_min_k_scores(model, tokenizer, [qa_text(r["question"], r["answer"]) for r in data.holdout], batch_size=32)
+    flat["verbmem_forget"] = muse_verbmem(model, tokenizer, prompts, truths, max_new_tokens=config.max_new_tokens,
+                                          batch_size=32, progress=label("VerbMem"))
+    members = text_min_k_scores(model, tokenizer, [qa_text(r["question"], r["answer"]) for r in data.forget],
+                                batch_size=32, progress=label("Min-K% forget"))
+    nonmembers = text_min_k_scores(model, tokenizer, [qa_text(r["question"], r["answer"]) for r in data.holdout],
+                                   batch_size=32, progress=label("Min-K% holdout"))
     auc = float(metrics.auc_members_vs_nonmembers(members, nonmembers))
     flat["mink_auc_forget_vs_holdout"] = auc
     samples = greedy_generate(model, tokenizer, [qa_prompt(q) for q in sample_questions], max_new_tokens=config.max_new_tokens)
@@ -175,38 +169,15 @@ def _with_reference(scores: ModelScores, retrained: ModelScores) -> None:
 # --------------------------------------------------------------------------- the run
 
 
-def parse_methods(spec: str) -> list[str]:
-    known = available_methods()
-    names = [m for m in known if m != "retain_ft"] if spec == "all" else [m.strip() for m in spec.split(",") if m.strip()]
-    unknown = [m for m in names if m not in known]
-    if unknown or not names:
-        raise ConfigError(f"unknown method {unknown[0] if unknown else spec!r} (methods: {', '.join(known)})", field="methods")
-    return names
-
-
 def method_settings(config: BenchConfig, method: str) -> UnlearnSettings:
-    """The training settings of one benchmarked method."""
+    """The training settings of one benchmarked method (SimNPO keeps its paper's beta)."""
     lr = config.lr if config.lr is not None else DEFAULT_LR[method]
-    return UnlearnSettings(
-        method=method, epochs=config.epochs, lr=lr, batch_size=config.batch_size, divergence=config.divergence,
-        reduction=config.reduction, seed=config.seed, beta=4.5 if method == "simnpo" else 0.1,
+    params = MethodParams(
+        divergence=config.flat.divergence, reduction=config.flat.reduction, beta=4.5 if method == "simnpo" else 0.1,
     )
-
-
-def check_config(config: BenchConfig) -> list[str]:
-    """Every benchmark option, checked before any model is trained; returns the methods."""
-    if config.split not in SPLITS:
-        raise ConfigError(f"unknown split {config.split!r} (choose {', '.join(SPLITS)})", field="split")
-    methods = parse_methods(config.methods)
-    for name in ("target_epochs", "eval_retain", "max_new_tokens"):
-        value = getattr(config, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"must be an integer of at least 1 (got {value!r})", field=name)
-    if not isinstance(config.samples, int) or isinstance(config.samples, bool) or config.samples < 0:
-        raise ConfigError(f"must be an integer of at least 0 (got {config.samples!r})", field="samples")
-    for method in methods:
-        method_settings(config, method).check()
-    return methods
+    return UnlearnSettings(
+        method=method, epochs=config.epochs, lr=lr, batch_size=config.batch_size, seed=config.seed, method_params=params,
+    )
 
 
 def run_benchmark(run: Any, config: BenchConfig) -> dict[str, Any]:
@@ -215,7 +186,7 @@ def run_benchmark(run: Any, config: BenchConfig) -> dict[str, Any]:
     from reliant.core.tiny_lm import TinyLMSettings
     from reliant.unlearning.api import load_templates, unlearn
 
-    methods = check_config(config)
+    methods = list(config.methods)
     data = tofu_bench_data(config.split, config.eval_retain, config.seed)
     run.log(
         f"TOFU {config.split}: target trained on {len(data.train_target)} QA, retrained on "
@@ -223,38 +194,46 @@ def run_benchmark(run: Any, config: BenchConfig) -> dict[str, Any]:
     )
     # The default tiny architecture would take tens of minutes on TOFU's long answers.
     settings = TinyLMSettings(**{**SMALL_LM_SETTINGS, "epochs": config.target_epochs, "seed": config.seed})
-    began = time.perf_counter()
-    target_dir, retrained_dir = train_reference_models(data, settings, f"tofu-{config.split}")
-    run.log(f"reference models ready in {time.perf_counter() - began:.0f} s: {target_dir.name}, {retrained_dir.name}")
-
     sample_questions = [r["question"] for r in data.forget[: config.samples]]
     rows: dict[str, ModelScores] = {}
-    model, tokenizer = load_causal_lm(str(retrained_dir), device="cpu")
-    retrained = score_model(model, tokenizer, data, config, sample_questions)
-    model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
-    target = score_model(model, tokenizer, data, config, sample_questions)
-    for scores in (target, retrained):
-        _with_reference(scores, retrained)
-    rows["target"], rows["retrained"] = target, retrained
-
     templates = load_templates()
     retain_records = data.train_retrained
     histories: dict[str, list[dict]] = {}
     timings: dict[str, dict[str, float]] = {}
-    for method in methods:
+    # One bar over the stages (reference models, their scores, one stage per method); each
+    # stage draws its own bars below it (tiny-LM training, unlearning steps, scoring passes).
+    with progress_bar(f"unlearn bench TOFU {config.split}", total=2 + len(methods)) as stages:
+        stages.advance(0, status="training the target and retrained models")
+        began = time.perf_counter()
+        target_dir, retrained_dir = train_reference_models(data, settings, f"tofu-{config.split}")
+        run.log(f"reference models ready in {time.perf_counter() - began:.0f} s: {target_dir.name}, {retrained_dir.name}")
+        stages.advance(1, status="scoring the target and retrained models")
+        model, tokenizer = load_causal_lm(str(retrained_dir), device="cpu")
+        retrained = score_model(model, tokenizer, data, config, sample_questions, progress="retrained")
         model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
-        settings = method_settings(config, method)
-        lr = settings.lr
-        result = unlearn(model, tokenizer, data.forget, method=method, retain=retain_records, templates=templates, settings=settings)
-        scores = score_model(model, tokenizer, data, config, sample_questions)
-        _with_reference(scores, retrained)
-        rows[method] = scores
-        histories[method] = result.history
-        timings[method] = {"seconds": result.seconds, "tokens_per_second": result.tokens / max(result.seconds, 1e-9), "lr": lr}
-        run.log(
-            f"{METHOD_LABELS[method]}: FQ {scores.metrics['forget_quality']:.3g}, MU {scores.metrics['model_utility']:.3f}, "
-            f"forget ROUGE {scores.metrics['forget/rouge_l_recall']:.3f} ({result.seconds:.0f} s)"
-        )
+        target = score_model(model, tokenizer, data, config, sample_questions, progress="target")
+        for scores in (target, retrained):
+            _with_reference(scores, retrained)
+        rows["target"], rows["retrained"] = target, retrained
+        for method in methods:
+            stages.advance(1, status=METHOD_LABELS[method])
+            model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
+            settings = method_settings(config, method)
+            lr = settings.lr
+            result = unlearn(model, tokenizer, data.forget, method=method, retain=retain_records, templates=templates,
+                             settings=settings)
+            scores = score_model(model, tokenizer, data, config, sample_questions, progress=METHOD_LABELS[method])
+            _with_reference(scores, retrained)
+            rows[method] = scores
+            histories[method] = result.history
+            timings[method] = {"seconds": result.seconds, "tokens_per_second": result.tokens / max(result.seconds, 1e-9),
+                               "lr": lr}
+            run.log(
+                f"{METHOD_LABELS[method]}: FQ {scores.metrics['forget_quality']:.3g}, "
+                f"MU {scores.metrics['model_utility']:.3f}, forget ROUGE {scores.metrics['forget/rouge_l_recall']:.3f} "
+                f"({result.seconds:.0f} s)"
+            )
+        stages.advance(1, status="done")
 
     table = _table(rows, timings)
     _report(run, config, rows, table, histories, sample_questions, data)
@@ -311,26 +290,31 @@ def _claim(rows: dict[str, ModelScores], methods: list[str]) -> dict[str, Any]:
 
 
 def _report(run: Any, config: BenchConfig, rows, table, histories, sample_questions, data) -> None:
-    flat = rows.get("flat")
-    target = rows["target"].metrics
-    if flat is not None:
-        group = "FLAT against the model before unlearning"
-        run.add_headline("FLAT forget quality", flat.metrics["forget_quality"], group=group,
-                         baseline=target["forget_quality"], baseline_label="before", better="higher")
-        run.add_headline("FLAT model utility", flat.metrics["model_utility"], group=group,
-                         baseline=target["model_utility"], baseline_label="before", better="higher")
-        if "ga" in rows:
-            ga = rows["ga"].metrics
-            run.add_headline("FLAT model utility", flat.metrics["model_utility"], group="FLAT against gradient ascent",
-                             baseline=ga["model_utility"], baseline_label="GA", better="higher")
-            run.add_headline("FLAT forget quality", flat.metrics["forget_quality"], group="FLAT against gradient ascent",
-                             baseline=ga["forget_quality"], baseline_label="GA", better="higher")
-    run.add_headline("target model utility", target["model_utility"], group="Reference models",
-                     baseline=rows["retrained"].metrics["model_utility"], baseline_label="retrained", better="higher")
+    target, retrained = rows["target"].metrics, rows["retrained"].metrics
+    run.add_headline("target forget quality", target["forget_quality"], group="Target (before) vs retrained (gold)",
+                     baseline=retrained["forget_quality"], baseline_label="retrained", better="higher")
+    run.add_headline("target model utility", target["model_utility"], group="Target (before) vs retrained (gold)",
+                     baseline=retrained["model_utility"], baseline_label="retrained", better="higher")
+    ga = rows["ga"].metrics if "ga" in rows else None
+    for name, scores in rows.items():
+        if name in ("target", "retrained"):
+            continue
+        m, label = scores.metrics, METHOD_LABELS[name]
+        if ga is not None and name != "ga":
+            group, baseline, baseline_label = f"{label} vs GA", ga, "GA"
+        else:  # GA itself (or no GA in this run): against the model before unlearning
+            group, baseline, baseline_label = f"{label} vs before", target, "before"
+        run.add_headline(f"{label} forget quality", m["forget_quality"], group=group,
+                         baseline=baseline["forget_quality"], baseline_label=baseline_label, better="higher")
+        run.add_headline(f"{label} model utility", m["model_utility"], group=group,
+                         baseline=baseline["model_utility"], baseline_label=baseline_label, better="higher")
+        run.add_headline(f"{label} forget ROUGE-L", m["forget/rouge_l_recall"], group=group,
+                         baseline=baseline["forget/rouge_l_recall"], baseline_label=baseline_label, better="lower")
     run.add_table(
         f"TOFU {config.split}: every method against the retrained model",
         table,
-        caption="Forget quality: KS-test p-value of forget-set truth ratios against the retrained model (higher is "
+        caption="Compare each method's row with the retrained row (the goal) and the target row (the start). "
+        "Forget quality: KS-test p-value of forget-set truth ratios against the retrained model (higher is "
         "better; the retrained model scores 1). Model utility: TOFU's harmonic mean over retain, real authors and "
         "world facts. PrivLeak: relative Min-K% AUC gap to the retrained model (0 is ideal).",
     )
@@ -350,7 +334,9 @@ def _report(run: Any, config: BenchConfig, rows, table, histories, sample_questi
     ax.set_ylabel("forget quality (KS p-value, log)")
     ax.set_title(f"Forgetting vs utility on TOFU {config.split} (tiny LM)")
     run.add_figure("Trade-off: forget quality vs model utility", fig,
-                   caption="Up and to the right is better; the retrained model marks the goal.", save_as="tradeoff.png")
+                   caption="Up and to the right is better: look for methods that rise from the target (X) towards the "
+                   "retrained model (*) without moving left, i.e. forgetting without losing utility.",
+                   save_as="tradeoff.png")
 
     fig, ax = new_figure(6.4, 3.6)
     for i, (method, history) in enumerate(histories.items()):

@@ -27,12 +27,15 @@ import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any
 
 from reliant.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+# numpy and torch are imported inside the functions that need them: finding and checking a
+# checkpoint folder (``--resume``) happens before any model loads and stays fast.
 
 FORMAT = 1
 KEEP = 2
@@ -111,6 +114,9 @@ def python_rng_from(saved: dict[str, Any]) -> tuple:
 
 def capture_rng() -> dict[str, Any]:
     """Python, NumPy, torch (and CUDA) global generator states, as plain data and tensors."""
+    import numpy as np
+    import torch
+
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "python": python_rng_state(random),
@@ -123,6 +129,9 @@ def capture_rng() -> dict[str, Any]:
 
 
 def restore_rng(state: dict[str, Any]) -> None:
+    import numpy as np
+    import torch
+
     random.setstate(python_rng_from(state["python"]))
     np_state = state["numpy"]
     np.random.set_state(
@@ -172,6 +181,7 @@ def save(
     reason: str,
 ) -> Path | None:
     """Write the state at ``boundary`` atomically; returns the step folder (None at step 0)."""
+    import torch
     from safetensors.torch import save_file
 
     step = int(boundary["step"])
@@ -224,6 +234,7 @@ def save(
 
 
 def load_weights(saved: Checkpoint, model: Any) -> None:
+    import torch
     from safetensors.torch import load_file
 
     tensors = load_file(str(saved.path / "model.safetensors"))
@@ -246,6 +257,8 @@ def load_weights(saved: Checkpoint, model: Any) -> None:
 
 def load_state(saved: Checkpoint) -> dict[str, Any]:
     """Optimizer, scheduler and RNG states (``weights_only``: plain data and tensors only)."""
+    import torch
+
     try:
         return torch.load(saved.path / "state.pt", map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file is the user's to fix

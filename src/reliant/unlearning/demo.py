@@ -48,20 +48,19 @@ def builtin_demo(run: Any, seed: int) -> dict:
     retain_eval = [retain[i] for i in sorted(rng.choice(len(retain), size=160, replace=False))]
     sets = {"forget": forget, "retain": retain_eval}
 
-    def score(model, tokenizer):
-        evaluation = evaluate_tofu(model, tokenizer, sets, batch_size=32, max_new_tokens=40)
-        return evaluation
+    def score(model, tokenizer, name: str):
+        return evaluate_tofu(model, tokenizer, sets, batch_size=32, max_new_tokens=40, progress=_label(name))
 
     model, tokenizer = load_causal_lm(str(retrained_dir), device="cpu")
-    retrained = score(model, tokenizer)
+    retrained = score(model, tokenizer, "retrained")
     results: dict[str, dict[str, float]] = {}
     evaluations: dict[str, TofuEvaluation] = {"retrained": retrained}
     model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
-    evaluations["target"] = score(model, tokenizer)
+    evaluations["target"] = score(model, tokenizer, "target")
     for method in ("flat", "ga", "npo"):
         model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
         unlearn(model, tokenizer, forget, method=method, epochs=5, lr=DEFAULT_LR[method], seed=seed)
-        evaluations[method] = score(model, tokenizer)
+        evaluations[method] = score(model, tokenizer, method)
     for name, evaluation in evaluations.items():
         summary = evaluation.summary()
         results[name] = {

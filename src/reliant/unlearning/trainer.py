@@ -8,7 +8,8 @@ accelerate config) and the same code runs on one CPU. Methods that compare again
 original model on the *forget* data cache its sequence log-probabilities once before
 training (:meth:`UnlearningMethod.setup`) instead of holding the model.
 
-Checkpoints (:mod:`reliant.unlearning.checkpoints`) are written every
+The settings (:class:`reliant.unlearning.config.UnlearnSettings`) say what trains the model;
+checkpoints (:mod:`reliant.unlearning.checkpoints`) are written every
 ``checkpoint_every`` *epochs* and/or every ``checkpoint_steps`` optimizer steps, and once
 more when training is interrupted with Ctrl-C; resuming restores weights, optimizer,
 scheduler, the data order and every random number generator, so a resumed run ends on
@@ -32,9 +33,10 @@ from torch.utils.data import DataLoader
 
 from reliant.core.errors import ConfigError, DataError
 from reliant.core.models import build_qa_batch
-from reliant.core.progress import progress_bar
+from reliant.core.progress import batch_progress, progress_bar
 from reliant.core.prompts import qa_prompt
 from reliant.unlearning import checkpoints, losses
+from reliant.unlearning.config import UnlearnSettings
 from reliant.unlearning.methods import METHOD_LABELS, SetupEnv, StepContext, available_methods, get_method
 
 __all__ = [
@@ -47,75 +49,6 @@ __all__ = [
     "pair_templates",
     "unlearn_model",
 ]
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-@dataclass
-class UnlearnSettings:
-    """Hyper-parameters of one unlearning run (the defaults suit the tiny built-in LM).
-
-    ``checkpoint_every`` counts *epochs* (0: none); ``checkpoint_steps`` counts optimizer
-    steps (0: none). Method hyper-parameters (``divergence``, ``reduction``, ``beta``,
-    ``simnpo_gamma``, ``forget_weight``, ``retain_weight``) fill the chosen method's own
-    ``Params`` dataclass; each method reads only the ones it has.
-    """
-
-    method: str = "flat"
-    divergence: str = "kl"
-    reduction: str = "paper"
-    epochs: int = 5
-    lr: float = 1e-4
-    batch_size: int = 8
-    grad_accum: int = 1
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    max_length: int = 192
-    beta: float = 0.1
-    simnpo_gamma: float = 0.0
-    retain_weight: float = 1.0
-    forget_weight: float = 1.0
-    seed: int = 0
-    compile: bool = False
-    checkpoint_every: int = 0
-    checkpoint_steps: int = 0
-
-    def check(self) -> None:
-        """Every user-facing value, checked once (a bad one is a one-line ConfigError)."""
-        get_method(self.method)
-        for name in ("epochs", "batch_size", "grad_accum", "max_length"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"must be an integer of at least 1 (got {value!r})", field=name)
-        for name in ("checkpoint_every", "checkpoint_steps"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"must be an integer of at least 0 (got {value!r})", field=name)
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
-            raise ConfigError(f"must be an integer in [0, 2**32) (got {self.seed!r})", field="seed")
-        for name in ("lr", "beta"):
-            value = getattr(self, name)
-            if not _finite(value) or value <= 0:
-                raise ConfigError(f"must be a finite positive number (got {value!r})", field=name)
-        for name in ("weight_decay", "max_grad_norm", "retain_weight", "forget_weight"):
-            value = getattr(self, name)
-            if not _finite(value) or value < 0:
-                raise ConfigError(f"must be a finite number of at least 0 (got {value!r})", field=name)
-        if not _finite(self.simnpo_gamma):
-            raise ConfigError(f"must be a finite number (got {self.simnpo_gamma!r})", field="simnpo_gamma")
-        if not _finite(self.warmup_ratio) or not 0 <= self.warmup_ratio <= 1:
-            raise ConfigError(f"must be a number in [0, 1] (got {self.warmup_ratio!r})", field="warmup_ratio")
-        if not isinstance(self.divergence, str) or self.divergence.lower() not in losses.FLAT_DIVERGENCES:
-            raise ConfigError(
-                f"unknown divergence {self.divergence!r} (choose {', '.join(losses.FLAT_DIVERGENCES)})", field="divergence"
-            )
-        if not isinstance(self.reduction, str) or self.reduction.lower() not in losses.FLAT_REDUCTIONS:
-            raise ConfigError(
-                f"unknown reduction {self.reduction!r} (choose {', '.join(losses.FLAT_REDUCTIONS)})", field="reduction"
-            )
 
 
 @dataclass
@@ -192,11 +125,14 @@ def _reference_logps(model, tokenizer, pairs, settings: UnlearnSettings, device)
     """Summed answer-token log-probabilities of ``pairs`` under ``model``, ``(N,)`` on CPU."""
     model.eval()
     values = []
-    for start in range(0, len(pairs), settings.batch_size):
-        batch = {k: v.to(device) for k, v in _qa_batch(tokenizer, pairs[start : start + settings.batch_size], settings.max_length).items()}
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        token_logps, mask = losses.answer_token_logprobs(logits, batch["labels"])
-        values.append((token_logps * mask).sum(-1).float().cpu())
+    starts = range(0, len(pairs), settings.batch_size)
+    with batch_progress("reference log-probabilities", len(starts)) as advance:
+        for start in starts:
+            batch = {k: v.to(device) for k, v in _qa_batch(tokenizer, pairs[start : start + settings.batch_size], settings.max_length).items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            token_logps, mask = losses.answer_token_logprobs(logits, batch["labels"])
+            values.append((token_logps * mask).sum(-1).float().cpu())
+            advance()
     return torch.cat(values)
 
 
@@ -262,14 +198,16 @@ def unlearn_model(
     settings: UnlearnSettings,
     *,
     checkpoint_dir: Path | None = None,
+    checkpoint_every: int = 0,
+    checkpoint_steps: int = 0,
     resume: bool = False,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
     resume_command: str | None = None,
 ) -> TrainResult:
     """Run ``settings.method`` on ``model`` in place and return the loss history.
 
-    ``checkpoint_dir``: where checkpoints go (written when ``checkpoint_every`` or
-    ``checkpoint_steps`` is set, and on Ctrl-C); with ``resume`` training continues from
+    ``checkpoint_dir``: where checkpoints go (every ``checkpoint_every`` epochs and/or
+    ``checkpoint_steps`` optimizer steps, and on Ctrl-C); with ``resume`` training continues from
     its latest checkpoint (a folder without one is a ConfigError). Ctrl-C raises
     :class:`TrainingInterrupted` after saving.
     """
@@ -288,7 +226,10 @@ def unlearn_model(
             raise ConfigError("resuming needs a checkpoint folder", field="resume")
         saved = checkpoints.find(checkpoint_dir)
         checkpoints.check_compatible(saved, settings, method_cls.name, _main_size(method_cls, data))
-    checkpointing = checkpoint_dir is not None and (settings.checkpoint_every > 0 or settings.checkpoint_steps > 0 or resume)
+    for name, value in (("checkpoint_every", checkpoint_every), ("checkpoint_steps", checkpoint_steps)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"must be an integer of at least 0 (got {value!r})", field=name)
+    checkpointing = checkpoint_dir is not None and (checkpoint_every > 0 or checkpoint_steps > 0 or resume)
 
     accelerate_set_seed(settings.seed)
     accelerator = Accelerator(gradient_accumulation_steps=settings.grad_accum)
@@ -423,11 +364,11 @@ def unlearn_model(
                         on_step(step, record)
                     bar.advance(1, status=f"loss {record['loss']:.4f}")
                     if (
-                        checkpointing and settings.checkpoint_steps
-                        and accelerator.sync_gradients and step % settings.checkpoint_steps == 0
+                        checkpointing and checkpoint_steps
+                        and accelerator.sync_gradients and step % checkpoint_steps == 0
                     ):
                         save("steps")
-                if checkpointing and settings.checkpoint_every and (epoch + 1) % settings.checkpoint_every == 0:
+                if checkpointing and checkpoint_every and (epoch + 1) % checkpoint_every == 0:
                     save("epoch")
     except KeyboardInterrupt as exc:
         if isinstance(exc, TrainingInterrupted):

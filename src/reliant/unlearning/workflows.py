@@ -1,4 +1,10 @@
-"""The run-directory workflows behind ``reliant unlearn run`` and ``reliant unlearn eval``."""
+"""The run-directory workflows behind ``reliant unlearn run``, ``eval`` and ``bench``.
+
+Each ``run_*(config, out, overwrite) -> (run folder, summary lines)`` checks the output
+folder and reads every input file (through :mod:`reliant.unlearning.inputs`, which has no
+torch) *before* torch is imported or a model loads, so a bad file or flag is a one-line
+error within a second or two.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,16 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import yaml
-
-from reliant.core.config import config_to_dict
+from reliant.core.config import config_to_dict, replace_config
 from reliant.core.errors import ConfigError
-from reliant.core.plotting import PALETTE, new_figure
 from reliant.core.rundir import check_output_dir, is_within, run_directory
 from reliant.core.seeding import set_seed
 from reliant.unlearning import checkpoints
+from reliant.unlearning.config import BenchConfig, EvalConfig, RunConfig
+from reliant.unlearning.inputs import load_muse, load_qa, load_templates
 from reliant.unlearning.methods import METHOD_LABELS, get_method
-from reliant.unlearning.trainer import UnlearnSettings
+
+__all__ = ["run_bench", "run_evaluation", "run_unlearning"]
 
 
 def _eval_sets(forget, retain) -> dict[str, list[dict]]:
@@ -26,10 +31,10 @@ def _eval_sets(forget, retain) -> dict[str, list[dict]]:
     return sets
 
 
-def _score(model, tokenizer, sets, batch_size: int = 16, max_new_tokens: int = 64):
+def _score(model, tokenizer, sets, batch_size: int = 16, max_new_tokens: int = 64, progress: str | None = None):
     from reliant.unlearning.evaluate import evaluate_tofu
 
-    return evaluate_tofu(model, tokenizer, sets, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    return evaluate_tofu(model, tokenizer, sets, batch_size=batch_size, max_new_tokens=max_new_tokens, progress=progress)
 
 
 def _checkpoint_dir(config: Any, final: Path) -> Path | None:
@@ -59,6 +64,8 @@ def _checkpoint_dir(config: Any, final: Path) -> Path | None:
 
 def _write_resume_config(folder: Path, config: Any) -> None:
     """The resolved config beside the checkpoints, so the resume command is exact."""
+    import yaml
+
     folder.mkdir(parents=True, exist_ok=True)
     values = {k: v for k, v in config_to_dict(config).items() if k not in ("resume", "checkpoint_dir")}
     text = yaml.safe_dump(values, sort_keys=False, allow_unicode=True)
@@ -75,26 +82,20 @@ def _resume_command(folder: Path, final: Path) -> str:
     )
 
 
-def run_unlearning(config: Any, out: Path | None, overwrite: bool) -> tuple[Path, list[str]]:
-    """Load model and data, score before, unlearn, score after, save the model and report."""
-    from reliant.unlearning.api import load_model, load_qa, load_templates, unlearn
+def _inputs(*paths: str | None) -> list[str]:
+    """The given paths that name local files or folders (not ``tofu:`` splits or HF ids)."""
+    return [p for p in paths if p and not p.startswith("tofu:") and Path(p).exists()]
 
-    method = get_method(config.method)
-    if method.trains_on == "forget" and not config.forget:
-        raise ConfigError("--forget FILE is required", field="forget")
-    if "retain" in method.needs and not config.retain:
-        raise ConfigError(f"method {config.method!r} needs --retain FILE", field="retain")
-    if not isinstance(config.lora_r, int) or isinstance(config.lora_r, bool) or config.lora_r < 0:
-        raise ConfigError(f"must be an integer of at least 0 (got {config.lora_r!r})", field="lora_r")
-    settings = UnlearnSettings(
-        method=config.method, divergence=config.divergence, reduction=config.reduction, epochs=config.epochs,
-        lr=config.lr, batch_size=config.batch_size, grad_accum=config.grad_accum, max_length=config.max_length,
-        beta=config.beta, retain_weight=config.retain_weight, seed=config.seed, compile=config.compile,
-        checkpoint_every=config.checkpoint_every, checkpoint_steps=config.checkpoint_steps,
-    )
-    settings.check()
-    # Validate every input before any model is loaded or trained.
-    final = check_output_dir(out, config=config, overwrite=overwrite, command=f"unlearn-{config.method}")
+
+def run_unlearning(config: RunConfig, out: Path | None, overwrite: bool) -> tuple[Path, list[str]]:
+    """Load model and data, score before, unlearn, score after, save the model and report."""
+    config = replace_config(config)  # a config built in Python is checked like flags
+    train = config.train
+    method = get_method(train.method)
+    command = f"unlearn-{train.method}"
+    inputs = _inputs(config.forget, config.retain, config.templates, config.eval_forget, config.eval_retain, config.model)
+    # Every input is validated before torch is imported or any model is loaded.
+    final = check_output_dir(out, config=config, inputs=inputs, overwrite=overwrite, command=command)
     checkpoint_dir = _checkpoint_dir(config, final)
     forget = load_qa(config.forget, what="forget", evaluation=True) if config.forget else []
     retain = load_qa(config.retain, what="retain", evaluation=True) if config.retain else []
@@ -102,23 +103,27 @@ def run_unlearning(config: Any, out: Path | None, overwrite: bool) -> tuple[Path
     eval_retain = load_qa(config.eval_retain, what="retain", evaluation=True) if config.eval_retain else retain
     templates = load_templates(config.templates) if "template" in method.needs else None
 
-    set_seed(config.seed)
-    title = f"Unlearning with {METHOD_LABELS[config.method]}"
-    with run_directory(f"unlearn-{config.method}", config, final, title=title, overwrite=overwrite) as run:
+    # Heavy imports only now that every input is known to be good.
+    from reliant.unlearning.api import load_model, unlearn
+
+    set_seed(train.seed)
+    title = f"Unlearning with {METHOD_LABELS[train.method]}"
+    with run_directory(command, config, final, title=title, overwrite=overwrite, inputs=inputs) as run:
         if checkpoint_dir is not None:
             _write_resume_config(checkpoint_dir, config)
         model, tokenizer = load_model(config.model, lora_r=config.lora_r)
         sets = _eval_sets(eval_forget, eval_retain) if eval_forget else {"retain": [dict(r) for r in eval_retain]}
-        before = _score(model, tokenizer, sets).summary()
+        before = _score(model, tokenizer, sets, progress="before").summary()
         run.log(f"before: {before}")
         if checkpoint_dir is not None:
             run.log(f"checkpoints in {checkpoint_dir}")
         result = unlearn(
-            model, tokenizer, forget, method=config.method, retain=retain, templates=templates, settings=settings,
-            checkpoint_dir=checkpoint_dir, resume=bool(config.resume),
+            model, tokenizer, forget, method=train.method, retain=retain, templates=templates, settings=train,
+            checkpoint_dir=checkpoint_dir, checkpoint_every=config.checkpoint_every,
+            checkpoint_steps=config.checkpoint_steps, resume=bool(config.resume),
             resume_command=_resume_command(checkpoint_dir, final) if checkpoint_dir is not None else None,
         )
-        after = _score(model, tokenizer, sets).summary()
+        after = _score(model, tokenizer, sets, progress="after").summary()
         run.log(f"after: {after}")
         if config.save_model:
             target = run.file("model")
@@ -143,7 +148,12 @@ def run_unlearning(config: Any, out: Path | None, overwrite: bool) -> tuple[Path
 
 
 def _report_run(run, config, before, after, result) -> None:
-    group = f"{METHOD_LABELS[config.method]}: after unlearning vs before"
+    import numpy as np
+
+    from reliant.core.plotting import PALETTE, new_figure
+
+    label = METHOD_LABELS[config.train.method]
+    group = f"{label}: after unlearning vs before"
     if "forget" in after:
         run.add_headline("forget ROUGE-L after", after["forget"]["rouge_l_recall"], group=group,
                          baseline=before["forget"]["rouge_l_recall"], baseline_label="before", better="lower")
@@ -163,7 +173,7 @@ def _report_run(run, config, before, after, result) -> None:
         fig, ax = new_figure()
         ax.plot(np.arange(1, len(losses) + 1), losses, color=PALETTE[0])
         ax.set_xlabel("step")
-        ax.set_ylabel(f"{METHOD_LABELS[config.method]} loss")
+        ax.set_ylabel(f"{label} loss")
         run.add_figure("Training loss", fig, caption="The unlearning objective per optimizer step; a steady, "
                        "bounded curve is healthy, one that runs away marks a collapsing model.")
     fig, ax = new_figure(5.6, 3.2)
@@ -177,57 +187,104 @@ def _report_run(run, config, before, after, result) -> None:
                    "retain-set bars should stay where they were.")
 
 
-def run_evaluation(config: Any, out: Path | None, overwrite: bool) -> tuple[Path, list[str]]:
+def run_evaluation(config: EvalConfig, out: Path | None, overwrite: bool) -> tuple[Path, list[str]]:
     """TOFU metrics on the given sets, MUSE metrics on a MUSE folder, and the reference
     comparisons (forget quality, PrivLeak) when a retrained model is given."""
-    from reliant.unlearning import metrics
-    from reliant.unlearning.api import evaluate_muse, load_model, load_muse, load_qa, tofu_summary
-
+    config = replace_config(config)  # a config built in Python is checked like flags
+    names = ("forget", "retain", "real_authors", "world_facts")
+    inputs = _inputs(*(getattr(config, n) for n in names), config.muse, config.model, config.retrained_model)
+    # Every input is validated before torch is imported or any model is loaded.
+    final = check_output_dir(out, config=config, inputs=inputs, overwrite=overwrite, command="unlearn-eval")
     sets: dict[str, list[dict]] = {}
-    for name in ("forget", "retain", "real_authors", "world_facts"):
+    for name in names:
         path = getattr(config, name)
         if path:
             sets[name] = [dict(r) for r in load_qa(path, what=name, evaluation=True)]
     muse = load_muse(config.muse) if config.muse else None
-    if not sets and muse is None:
-        raise ConfigError("give at least one evaluation set (--forget, --retain, --real-authors, --world-facts) or --muse", field="forget")
+
+    # Heavy imports only now that every input is known to be good.
+    from reliant.unlearning import metrics
+    from reliant.unlearning.api import evaluate_muse, load_model, tofu_summary
 
     set_seed(config.seed)
-    with run_directory("unlearn-eval", config, out, title=f"Unlearning evaluation of {config.model}", overwrite=overwrite) as run:
+    title = f"Unlearning evaluation of {config.model}"
+    with run_directory("unlearn-eval", config, final, title=title, overwrite=overwrite, inputs=inputs) as run:
         results: dict[str, Any] = {}
         retrained_truth = None
         retrained_muse: dict[str, float] = {}
         if config.retrained_model:
             model, tokenizer = load_model(config.retrained_model)
             if "forget" in sets:
-                retrained_truth = _score(model, tokenizer, {"forget": sets["forget"]}, config.batch_size, config.max_new_tokens).forget_truth_ratios()
+                retrained_truth = _score(model, tokenizer, {"forget": sets["forget"]}, config.batch_size,
+                                         config.max_new_tokens, progress="retrained").forget_truth_ratios()
             if muse is not None:
-                retrained_muse = evaluate_muse(model, tokenizer, muse, max_new_tokens=config.max_new_tokens)
+                retrained_muse = evaluate_muse(model, tokenizer, muse, max_new_tokens=config.max_new_tokens,
+                                               progress="retrained")
         model, tokenizer = load_model(config.model)
         if sets:
-            evaluation = _score(model, tokenizer, sets, config.batch_size, config.max_new_tokens)
+            evaluation = _score(model, tokenizer, sets, config.batch_size, config.max_new_tokens, progress="model")
             if retrained_truth is not None and not len(retrained_truth):
                 retrained_truth = None
-            results["tofu"] = tofu_summary(evaluation, retrained_truth if retrained_truth is not None and len(evaluation.sets["forget"].truth_ratio) else None)
+            has_truth = retrained_truth is not None and len(evaluation.sets["forget"].truth_ratio)
+            results["tofu"] = tofu_summary(evaluation, retrained_truth if has_truth else None)
         if muse is not None:
-            results["muse"] = evaluate_muse(model, tokenizer, muse, max_new_tokens=config.max_new_tokens)
+            results["muse"] = evaluate_muse(model, tokenizer, muse, max_new_tokens=config.max_new_tokens, progress="model")
             auc = results["muse"].get("mink_auc_forget_vs_holdout")
             if auc is not None and "mink_auc_forget_vs_holdout" in retrained_muse:
                 results["muse"]["privleak"] = float(metrics.privleak(auc, retrained_muse["mink_auc_forget_vs_holdout"]))
         run.add_metrics(results)
         rows = [{"group": group, "metric": k, "value": v} for group, values in results.items() for k, v in values.items()]
         run.add_table("Scores", rows)
-        for key in ("model_utility", "forget_quality"):
-            if key in results.get("tofu", {}):
-                run.add_headline(key.replace("_", " "), results["tofu"][key], group="TOFU", better="higher")
-        if "privleak" in results.get("muse", {}):
-            run.add_headline("PrivLeak %", results["muse"]["privleak"], group="MUSE", baseline=0.0,
-                             baseline_label="retrained model")
-        fig, ax = new_figure(6.0, 0.35 * max(4, len(rows)) + 1)
-        ax.barh([f"{r['group']}: {r['metric']}" for r in rows], [r["value"] for r in rows], color=PALETTE[0])
-        ax.invert_yaxis()
-        ax.tick_params(axis="y", labelsize=7)
-        run.add_figure("Scores", fig, caption="Every score of this model; read forget-set numbers as 'lower is "
-                       "better' and retain, real-author and world-fact numbers as 'higher is better'.")
+        _report_evaluation(run, results, rows, retrained_truth is not None)
     lines = [f"{r['group']} {r['metric']}: {r['value']:.4g}" for r in rows]
+    return run.path, lines
+
+
+def _report_evaluation(run, results: dict[str, Any], rows: list[dict], against_retrained: bool) -> None:
+    from reliant.core.plotting import PALETTE, new_figure
+
+    tofu = results.get("tofu", {})
+    if "model_utility" in tofu:
+        run.add_headline("model utility", tofu["model_utility"], group="TOFU", better="higher")
+    if "forget_quality" in tofu:
+        # The retrained model's forget quality against itself is 1 by definition (KS p-value).
+        run.add_headline("forget quality", tofu["forget_quality"], group="TOFU: this model vs the retrained model",
+                         baseline=1.0, baseline_label="retrained model", better="higher")
+    for name in ("forget", "retain"):
+        key = f"{name}/rouge_l_recall"
+        if key in tofu:
+            run.add_headline(f"{name} ROUGE-L", tofu[key], group="TOFU",
+                             better="lower" if name == "forget" else "higher")
+    if "privleak" in results.get("muse", {}):
+        run.add_headline("PrivLeak %", results["muse"]["privleak"], group="MUSE: this model vs the retrained model",
+                         baseline=0.0, baseline_label="retrained model")
+    fig, ax = new_figure(6.0, 0.35 * max(4, len(rows)) + 1)
+    ax.barh([f"{r['group']}: {r['metric']}" for r in rows], [r["value"] for r in rows], color=PALETTE[0])
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", labelsize=7)
+    run.add_figure("Scores", fig, caption="Every score of this model; read forget-set numbers as 'lower is "
+                   "better' and retain, real-author and world-fact numbers as 'higher is better'"
+                   + (" (forget quality: higher is better, 1 is the retrained model)." if against_retrained else "."))
+
+
+def run_bench(config: BenchConfig, out: Path | None, overwrite: bool) -> tuple[Path, list[str]]:
+    """``reliant unlearn bench``: every method on a TOFU split (see :mod:`reliant.unlearning.bench`)."""
+    config = replace_config(config)  # every bad option fails here, before any model is trained
+    final = check_output_dir(out, config=config, overwrite=overwrite, command="unlearn-bench")
+    # Heavy imports only now that every option is known to be good.
+    from reliant.unlearning.bench import run_benchmark
+
+    set_seed(config.seed)
+    title = f"Unlearning benchmark: TOFU {config.split}"
+    with run_directory("unlearn-bench", config, final, title=title, overwrite=overwrite) as run:
+        results = run_benchmark(run, config)
+        run.add_metrics(results)
+    claim = results.get("claim", {})
+    lines = [
+        f"{row['method']:>18}: FQ {row['forget quality']:.3g}  MU {row['model utility']:.3f}  "
+        f"forget ROUGE {row['forget ROUGE-L']:.3f}"
+        for row in results["table"]
+    ]
+    if claim:
+        lines.append(f"FLAT keeps utility at or above GA/GD/NPO: {claim['flat_utility_at_or_above_baselines']}")
     return run.path, lines

@@ -7,7 +7,16 @@ import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reliant.unlearning.methods.base import SetupEnv, StepContext, UnlearningMethod, losses, register, torch_lazy
+from reliant.unlearning.methods.base import (
+    SetupEnv,
+    StepContext,
+    UnlearningMethod,
+    forget_weight_option,
+    losses,
+    register,
+    retain_weight_option,
+    torch_lazy,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -15,16 +24,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class AscentParams:
-    forget_weight: float = 1.0
-    """Weight of the forget term (OpenUnlearning's gamma)."""
+    forget_weight: float = forget_weight_option()
 
 
 @dataclass
-class RetainedAscentParams:
-    forget_weight: float = 1.0
-    """Weight of the forget term (OpenUnlearning's gamma)."""
-    retain_weight: float = 1.0
-    """Weight of the retain term (OpenUnlearning's alpha)."""
+class RetainedAscentParams(AscentParams):
+    retain_weight: float = retain_weight_option()
 
 
 def forget_ascent(ctx: StepContext) -> torch.Tensor:

@@ -31,11 +31,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import random
-from collections.abc import Iterator, Mapping
+import typing
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
+from reliant.core.config import option
 from reliant.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -71,9 +73,26 @@ class NoParams:
     """A method without hyper-parameters of its own."""
 
 
-def settings_field(name: str, default: Any) -> Any:
-    """A ``Params`` field filled from the run settings' field ``name`` (when it differs)."""
-    return dataclasses.field(default=default, metadata={"setting": name})
+def settings_field(name: str, declared: Any) -> Any:
+    """A ``Params`` field (made with :func:`reliant.core.config.option`) that appears as
+    ``name`` among the run's method parameters, for a field whose own name (``gamma``)
+    would be ambiguous across methods (``--simnpo-gamma``)."""
+    return dataclasses.field(default=declared.default, metadata={**declared.metadata, "setting": name})
+
+
+# Parameters several methods share, declared once (default, help, range): every method
+# that reads one uses the same declaration, so the union of all methods' parameters
+# (:func:`method_params_section`) holds each of them once.
+def forget_weight_option() -> Any:
+    return option(1.0, "Weight of the forget term (OpenUnlearning's gamma).", min=0)
+
+
+def retain_weight_option() -> Any:
+    return option(1.0, "Weight of the retain term (OpenUnlearning's alpha).", min=0)
+
+
+def beta_option() -> Any:
+    return option(0.1, "Inverse temperature beta of the preference loss.", gt=0)
 
 
 @dataclass
@@ -153,7 +172,9 @@ class UnlearningMethod:
 
     @classmethod
     def params_from(cls, settings: Any) -> Any:
-        """The method's ``Params`` filled from a settings object with same-named fields."""
+        """The method's ``Params`` filled from the run's method parameters: an object with
+        same-named fields, or run settings holding them as ``method_params``."""
+        settings = getattr(settings, "method_params", settings)
         values = {}
         for f in dataclasses.fields(cls.Params):
             source = f.metadata.get("setting", f.name)
@@ -219,3 +240,41 @@ class _Labels(Mapping):
 
 
 METHOD_LABELS: Mapping[str, str] = _Labels()
+
+
+def method_params_section(methods: Iterable[type[UnlearningMethod]], name: str = "MethodParams") -> type:
+    """One dataclass holding every parameter of ``methods``' ``Params``, each once.
+
+    A parameter several methods read (``beta``) must be declared identically by each (the
+    shared ``*_option()`` declarations above); its help then says which methods use it.
+    This is the run settings' ``method_params`` section: one flag per parameter
+    (``--beta``), while each method still receives only its own ``Params``.
+    """
+    found: dict[str, tuple[Any, dataclasses.Field, list[str]]] = {}
+    for method in methods:
+        hints = typing.get_type_hints(method.Params)
+        for f in dataclasses.fields(method.Params):
+            key = f.metadata.get("setting", f.name)
+            if key in found:
+                _, seen, users = found[key]
+                same = seen.default == f.default and {k: v for k, v in seen.metadata.items() if k != "setting"} == {
+                    k: v for k, v in f.metadata.items() if k != "setting"
+                }
+                if not same:
+                    raise TypeError(
+                        f"{method.__name__}.Params declares {key!r} differently from {', '.join(users)}; "
+                        "share one declaration (see methods/base.py)"
+                    )
+                users.append(method.label)
+            else:
+                found[key] = (hints[f.name], f, [method.label])
+    fields = []
+    for key, (annotation, f, users) in found.items():
+        metadata = dict(f.metadata)
+        metadata.pop("setting", None)
+        metadata["help"] = f"{metadata.get('help', '').rstrip()} Used by {', '.join(users)}.".strip()
+        fields.append((key, annotation, dataclasses.field(default=f.default, metadata=metadata)))
+    section = dataclasses.make_dataclass(name, fields)
+    section.__module__ = "reliant.unlearning.config"
+    section.__doc__ = "Every registered method's own parameters, each once (a method reads only its own)."
+    return section

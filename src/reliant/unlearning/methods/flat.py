@@ -9,15 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reliant.core.config import option
 from reliant.unlearning.methods.base import StepContext, UnlearningMethod, losses, register
+
+# The names of losses.FLAT_DIVERGENCES / FLAT_REDUCTIONS, here so that checking a flag never
+# imports torch (tests/unlearning/test_method_contract.py keeps the two lists equal).
+DIVERGENCES = ("kl", "js", "pearson", "tv")
+REDUCTIONS = ("paper", "official")
 
 
 @dataclass
 class FlatParams:
-    divergence: str = "kl"
-    """f-divergence of the variational form: kl, js, pearson or tv."""
-    reduction: str = "paper"
-    """paper (per-sample g*/f*) or official (the released code's batch scalars)."""
+    divergence: str = option("kl", "FLAT's f-divergence (variational form).", choices=DIVERGENCES)
+    reduction: str = option(
+        "paper", "FLAT's reduction: paper (per-sample g*/f*) or official (the released code's batch scalars).",
+        choices=REDUCTIONS,
+    )
 
 
 @register

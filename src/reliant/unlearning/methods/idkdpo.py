@@ -7,14 +7,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reliant.unlearning.methods.ascent import with_retain
-from reliant.unlearning.methods.base import SetupEnv, StepContext, UnlearningMethod, losses, register
+from reliant.unlearning.methods.base import (
+    SetupEnv,
+    StepContext,
+    UnlearningMethod,
+    beta_option,
+    forget_weight_option,
+    losses,
+    register,
+)
 
 
 @dataclass
 class IdkDPOParams:
-    beta: float = 0.1
-    """Inverse temperature of the preference loss."""
-    forget_weight: float = 1.0
+    beta: float = beta_option()
+    forget_weight: float = forget_weight_option()
 
 
 @register

@@ -11,29 +11,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reliant.unlearning.methods.ascent import retain_nll, with_retain
-from reliant.unlearning.methods.base import SetupEnv, StepContext, UnlearningMethod, losses, register, settings_field
+from reliant.core.config import option
+from reliant.unlearning.methods.base import (
+    SetupEnv,
+    StepContext,
+    UnlearningMethod,
+    beta_option,
+    forget_weight_option,
+    losses,
+    register,
+    retain_weight_option,
+    settings_field,
+)
 
 
 @dataclass
 class NPOParams:
-    beta: float = 0.1
-    """Inverse temperature of the preference loss."""
-    forget_weight: float = 1.0
+    beta: float = beta_option()
+    forget_weight: float = forget_weight_option()
 
 
 @dataclass
-class NPOGDParams:
-    beta: float = 0.1
-    forget_weight: float = 1.0
-    retain_weight: float = 1.0
+class NPOGDParams(NPOParams):
+    retain_weight: float = retain_weight_option()
 
 
 @dataclass
-class SimNPOParams:
-    beta: float = 0.1
-    gamma: float = settings_field("simnpo_gamma", 0.0)
-    """Reward margin (the paper's gamma, outside beta)."""
-    forget_weight: float = 1.0
+class SimNPOParams(NPOParams):
+    gamma: float = settings_field("simnpo_gamma", option(0.0, "SimNPO's reward margin gamma (outside beta)."))
 
 
 def _policy_forget_logps(ctx: StepContext):
