@@ -52,6 +52,8 @@ def test_analyze_end_to_end_and_deterministic(files, tmp_path):
     assert len(ma["collab"]["curves"]["fractions"]) == len(ma["collab"]["curves"]["defer_to_human"])
     html = (tmp_path / "a" / "report.html").read_text()
     assert "Accuracy vs deferral rate" in html and "Confusion matrices" in html and "Error overlap" in html
+    assert "Accuracy by human agreement" in html and "rows annotators disputed most" in html
+    assert "(machine alone)" in html and "(human alone)" in html  # team headlines carry both baselines
     other = runner.invoke(app, _args(files, tmp_path / "c", "--seed", "6"))
     assert other.exit_code == 0
     assert json.loads((tmp_path / "c" / "metrics.json").read_text())["collab"]["teams"] != ma["collab"]["teams"]

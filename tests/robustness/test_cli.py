@@ -50,6 +50,7 @@ def test_drops_end_to_end_and_deterministic(arrays, tmp_path):
     assert len(methods["DROPS"]["test"]["delta_worst_curve"]) == 4
     html = (tmp_path / "a" / "report.html").read_text()
     assert "δ-worst accuracy" in html and "Per-class accuracy" in html and "data:image/png;base64" in html
+    assert "(logit adj.)" in html and "(no adjustment)" in html  # headlines carry their baselines
     weights = json.loads((tmp_path / "a" / "weights.json").read_text())
     assert weights["lambda"] >= 0 and weights["divergence_value"] <= weights["delta"] + 1e-9
 
@@ -110,7 +111,7 @@ def _write_bad(kind: str, arrays: Path, tmp: Path) -> tuple[list[str], str]:
                        "--test-logits", str(arrays / "test_logits.npy")], "test_labels"
     if kind == "probs_not_normalised":
         np.save(tmp / "p.npy", np.abs(logits))
-        return base + ["--logits", str(tmp / "p.npy"), "--labels", str(arrays / "val_labels.npy"), "--probs"], "sums to"
+        return base + ["--probs", str(tmp / "p.npy"), "--labels", str(arrays / "val_labels.npy")], "sums to"
     if kind == "class_without_rows":  # fails inside the run: the staged directory must vanish too
         keep = labels != 4
         np.save(tmp / "z.npy", logits[keep])

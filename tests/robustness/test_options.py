@@ -61,3 +61,41 @@ def test_python_api_rejects_the_same(small):
         LogitAdjustment(tau=float("nan")).fit(logits, labels)
     with pytest.raises(ConfigError, match="ratio"):
         longtail_split(np.load(small / "probs.npy"), labels, ratio=float("nan"))
+
+
+def test_probs_files_match_their_log_as_logits(small, tmp_path):
+    """``--probs`` / ``--test-probs`` name files of probabilities; the numbers equal those of
+    the logits log(p) (and the Python ``DropsConfig(probs=True)`` switch still works)."""
+    import json
+    import warnings
+
+    from reliant.robustness.api import DropsConfig, compare_methods, run_drops
+    from tests.cli_runner import run_main
+
+    probs, labels = str(small / "probs.npy"), str(small / "labels.npy")
+    assert run_main(["robust", "drops", "--probs", probs, "--test-probs", probs, "--labels", labels,
+                     "--test-labels", labels, "--steps", "20", "--deltas", "0,0.5", "--out", str(tmp_path / "p")]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        legacy = DropsConfig(logits=probs, labels=labels, test_logits=probs, test_labels=labels, probs=True,
+                             steps=20, deltas=[0.0, 0.5])
+    assert legacy.probs == probs and legacy.logits is None and legacy.test_probs == probs
+    folder, lines = run_drops(legacy, tmp_path / "legacy")
+    assert folder == tmp_path / "legacy" and any("DROPS" in line for line in lines)
+    logits, y = np.load(small / "logits.npy"), np.load(small / "labels.npy")
+    direct = compare_methods(logits, y, logits, y, steps=20, deltas=[0.0, 0.5])["methods"]
+    for name in ("p", "legacy"):
+        methods = json.loads((tmp_path / name / "metrics.json").read_text())["drops"]["methods"]
+        for method, entry in direct.items():
+            assert methods[method]["test"]["worst_accuracy"] == pytest.approx(entry["test"]["worst_accuracy"])
+            assert methods[method]["test"]["delta_worst_curve"] == pytest.approx(entry["test"]["delta_worst_curve"])
+
+
+def test_deltas_are_a_list_field():
+    from reliant.core.config import resolve_config
+    from reliant.robustness.api import DEFAULT_DELTAS, DropsConfig
+
+    assert DropsConfig().deltas == list(DEFAULT_DELTAS)
+    assert DropsConfig().deltas is not DropsConfig().deltas
+    config = resolve_config(DropsConfig, logits=None, probs=__file__, labels=__file__, deltas="1, 0.5,0.5")
+    assert config.deltas == [1.0, 0.5, 0.5] and config.drops_params()["deltas"] == [0.5, 1.0]

@@ -1,10 +1,10 @@
-"""Distributionally robust post-hoc classifiers under prior shift (DROPS).
+"""Distributionally robust post-hoc classifiers under prior shift (DROPS, Wei et al., ICLR 2023).
 
-``reliant.robustness.divergences`` holds the divergence balls (KL, reverse KL, L1,
-squared L2) and the exact worst reweighting inside one; ``metrics`` the per-class /
-per-group accuracy statistics (mean, balanced, worst, delta-worst); ``drops`` the DROPS
-estimator of Wei et al. (ICLR 2023) and its baselines (no adjustment, logit
-adjustment, balanced-error and worst-class optimal reweighting); ``inputs`` the loading
-and validation of ``(logits, labels[, groups])`` arrays, shared with
-``reliant.collaboration`` through :mod:`reliant.robustness.api`.
+Import from :mod:`reliant.robustness.api`. Inside: ``drops`` (the DROPS estimator and its
+baselines: no adjustment, logit adjustment, balanced- and worst-optimal reweighting),
+``divergences`` (the divergence balls and the exact worst reweighting inside one),
+``metrics`` (mean, balanced, worst and delta-worst accuracy), ``longtail`` (long-tailed test
+problems), ``compare`` (every method on one data set), ``report`` (figures and tables),
+``config`` / ``workflows`` / ``cli`` (the ``reliant robust`` commands) and ``inputs``
+(group ids and prior/target vectors).
 """

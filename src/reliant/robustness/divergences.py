@@ -24,6 +24,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from reliant.core.errors import ConfigError
+from reliant.robustness.config import DIVERGENCES
 
 __all__ = [
     "DIVERGENCES",
@@ -35,7 +36,6 @@ __all__ = [
     "worst_case_weights",
 ]
 
-DIVERGENCES = ("kl", "reverse_kl", "l1", "l2")
 _ALIASES = {"reverse-kl": "reverse_kl", "rkl": "reverse_kl", "reversekl": "reverse_kl"}
 _TINY = 1e-300
 

@@ -50,6 +50,7 @@ import numpy as np
 from reliant.core.arrays import log_softmax, softmax
 from reliant.core.data import check_labels
 from reliant.core.errors import ConfigError, DataError, check_number
+from reliant.robustness.config import LOSSES
 from reliant.robustness.divergences import (
     canonical,
     divergence,
@@ -328,8 +329,8 @@ class DROPS(PostHocAdjuster):
     def _check_params(self) -> str:
         kind = canonical(self.divergence)
         check_number(self.delta, "delta", low=0)
-        if self.loss not in ("ce", "01"):
-            raise ConfigError(f"unknown loss {self.loss!r} (choose ce or 01)", field="loss")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown loss {self.loss!r} (choose {' or '.join(LOSSES)})", field="loss")
         check_number(self.steps, "steps", low=1, integer=True)
         for name in ("eta_g", "eta_lambda"):
             check_number(getattr(self, name), name, low=0, low_open=True)

@@ -19,6 +19,7 @@ import numpy as np
 
 from reliant.core.arrays import probabilities_to_logits
 from reliant.core.errors import ConfigError, check_number
+from reliant.robustness.config import VAL_PROFILES
 
 __all__ = ["LongTailSplit", "exponential_profile", "longtail_split", "synthetic_longtail"]
 
@@ -58,7 +59,7 @@ def longtail_split(probs: np.ndarray, labels: np.ndarray, *, ratio: float = 100.
     (per-class accuracies do not depend on test priors). The logits are
     ``log p + log pi_LT - log source_prior`` (source prior uniform by default).
     """
-    if val_profile not in ("longtail", "balanced"):
+    if val_profile not in VAL_PROFILES:
         raise ConfigError(f"unknown validation profile {val_profile!r} (longtail or balanced)", field="val_profile")
     check_number(val_fraction, "val_fraction", low=0, high=1, low_open=True, high_open=True)
     probs = np.asarray(probs, dtype=np.float64)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from reliant.robustness.config import DEFAULT_DELTAS
 from reliant.robustness.divergences import worst_case_weights
 from reliant.robustness.inputs import group_accuracy
 
@@ -36,7 +37,6 @@ __all__ = [
     "worst_group_accuracy",
 ]
 
-DEFAULT_DELTAS: tuple[float, ...] = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 
 def per_group_accuracy(predictions: np.ndarray, labels: np.ndarray, groups: np.ndarray | None = None,
