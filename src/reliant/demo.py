@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Callable
 
 import typer
 
-from reliant.capabilities import demo_stages
+from reliant.capabilities import demo_stages, landed
 from reliant.core.builtin_data import builtin_qa
 from reliant.core.cli_common import command
 from reliant.core.config import option, seed_option
 from reliant.core.errors import ConfigError
 from reliant.core.plotting import PALETTE, new_figure
+from reliant.core.progress import progress_bar
 from reliant.core.prompts import qa_prompt
 from reliant.core.seeding import set_seed
 
@@ -31,7 +32,14 @@ class DemoConfig:
     seed: int = seed_option()
     n_people: int = option(100, "Fictitious people in the built-in QA corpus of the foundation stage.", min=1)
     recall_sample: int = option(200, "QA pairs the tiny LM is asked to recall in the foundation stage.", min=1)
-    stages: str = option("all", "Comma-separated stages to run, or 'all'.")
+    stages: list[str] = option(["all"], "Stages to run ('all', 'foundation', or capability names).",
+                               choices=lambda: stage_names())
+
+
+def stage_names() -> list[str]:
+    """``all``, ``foundation`` and every landed capability with an ``api.py`` (found on disk,
+    not imported, so a bad ``--stages`` is rejected at once)."""
+    return ["all", "foundation", *(c.name for c in landed("api"))]
 
 
 def stage_foundation(run: RunDirectory, config: DemoConfig) -> dict:
@@ -91,8 +99,14 @@ def stage_foundation(run: RunDirectory, config: DemoConfig) -> dict:
         for r, a, e in list(zip(sample, answers, exact))[:8]
     ]
     run.add_table("Tiny LM answers (sample)", rows)
-    run.add_headline("tiny LM exact recall", recall)
-    run.add_headline("paraphrase top-1", top1)
+    # Baselines from the same data: answering every question with the corpus' most common
+    # answer, and picking a random answer for a paraphrase.
+    most_common = max(set(truths), key=truths.count)
+    majority = float(np.mean([r["answer"].strip() == most_common.strip() for r in sample]))
+    run.add_headline("tiny LM exact recall", recall, group="foundation", baseline=majority,
+                     baseline_label="most common answer", better="higher")
+    run.add_headline("paraphrase → answer top-1", top1, group="foundation", baseline=1 / len(records),
+                     baseline_label="chance", better="higher")
     return {"tiny_lm_exact_recall": recall, "paraphrase_retrieval_top1": top1, "paraphrase_retrieval_top5": top5,
             "corpus_size": len(records)}
 
@@ -113,18 +127,22 @@ def run_demo(config: DemoConfig, out=None, overwrite: bool = False) -> RunDirect
 
     set_seed(config.seed)
     stages = all_stages()
-    wanted = list(stages) if config.stages == "all" else [s.strip() for s in config.stages.split(",")]
+    wanted = list(stages) if "all" in config.stages else list(dict.fromkeys(config.stages))
     unknown = [s for s in wanted if s not in stages]
-    if unknown:
-        raise ConfigError(f"unknown stage {unknown[0]!r} (stages: {', '.join(stages)})", field="stages")
+    if unknown:  # a capability with an api.py but no demo_stage
+        raise ConfigError(f"stage {unknown[0]!r} has no demo (stages: {', '.join(stages)})", field="stages")
     with run_directory("demo", config, out, title="reliant demo: a tour on built-in data", overwrite=overwrite) as run:
         timings = {}
-        for name in wanted:
-            start = time.perf_counter()
-            run.log(f"stage {name}: start")
-            run.add_metrics({name: stages[name](run, config)})
-            timings[name] = round(time.perf_counter() - start, 2)
-            run.log(f"stage {name}: {timings[name]} s")
+        with progress_bar("demo stages", total=len(wanted)) as bar:
+            for name in wanted:
+                start = time.perf_counter()
+                run.log(f"stage {name}: start")
+                bar.advance(0, status=name)
+                with run.headline_group(name):
+                    run.add_metrics({name: stages[name](run, config)})
+                timings[name] = round(time.perf_counter() - start, 2)
+                run.log(f"stage {name}: {timings[name]} s")
+                bar.advance(1, status=f"{name} done in {timings[name]:.0f} s")
         run.add_metrics({"seconds": timings})
         run.add_table("Stages", [{"stage": k, "seconds": v} for k, v in timings.items()])
     return run

@@ -287,8 +287,9 @@ def _check_number(spec: OptionSpec, value: float, source: str | None) -> None:
     )
 
 
-def check_value(spec: OptionSpec, value: Any, source: str | None = None) -> None:
-    """The declared constraints of one resolved value (types already checked)."""
+def check_value(spec: OptionSpec, value: Any, source: str | None = None, *, paths: bool = True) -> None:
+    """The declared constraints of one resolved value (types already checked); ``paths``
+    also checks that a ``path=`` option names an existing file or folder."""
     if value is None:
         if spec.required:
             raise ConfigError(f"{spec.flag} is required", field=spec.path, **_where(source))
@@ -303,8 +304,14 @@ def check_value(spec: OptionSpec, value: Any, source: str | None = None) -> None
             if str(item) not in choices:
                 raise ConfigError(f"unknown value {item!r} (choose from: {', '.join(choices)})",
                                   field=spec.path, **_where(source))
+    if paths:
+        check_path(spec, value)
+
+
+def check_path(spec: OptionSpec, value: Any) -> None:
+    """A ``path="file"|"dir"|"exists"`` option names something that is there."""
     kind = spec.meta.get("path")
-    if kind is not None:
+    if kind is not None and value is not None:
         target = Path(value)
         if not target.exists():
             raise ConfigError("no such file or folder", file=target, field=spec.path)
@@ -418,9 +425,12 @@ def resolve_config(defaults: type[C], config_file: str | Path | None = None, **f
         if value is not None:
             values[path] = _check_type(specs[path], value, None)
             origin[path] = None
-    # What the user gave is checked first: a wrong value is a better message than "X is required".
+    # What the user gave is checked first (a wrong value says more than "X is required"), and
+    # values before the file system, so the order of the flags never changes the message.
     for path in values:
-        check_value(specs[path], values[path], origin.get(path))
+        check_value(specs[path], values[path], origin.get(path), paths=False)
+    for path in values:
+        check_path(specs[path], values[path])
     for path, spec in specs.items():
         if path not in values:
             check_value(spec, spec.default(), None)

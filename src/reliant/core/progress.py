@@ -56,7 +56,16 @@ class PlainProgress:
         self._start = time.monotonic()
         self._last_line = self._start
         self._next_tenth = 1
-        self._write(f"started ({total:,} steps)" if total else "started")
+        # The "started" line waits for the first update a second in: work that ends (or
+        # fails) sooner prints nothing, so a bad input still gets its error line alone.
+        self._started = False
+        if min_interval <= 0:
+            self._announce()
+
+    def _announce(self) -> None:
+        if not self._started:
+            self._started = True
+            self._write(f"started ({self.total:,} steps)" if self.total else "started")
 
     def _write(self, what: str) -> None:
         status = f" {self.status}" if self.status else ""
@@ -68,6 +77,10 @@ class PlainProgress:
         if status is not None:
             self.status = status
         now = time.monotonic()
+        if not self._started:
+            if now - self._start < self._min_interval:
+                return
+            self._announce()
         if self.total:
             tenth = int(10 * self.done / self.total)
             if tenth >= self._next_tenth and self.done < self.total and now - self._last_line >= self._min_interval:
@@ -80,6 +93,10 @@ class PlainProgress:
 
     def close(self) -> None:
         elapsed = time.monotonic() - self._start
+        if not self._started:
+            if elapsed < self._min_interval:
+                return
+            self._announce()
         count = f"{self.done:,}/{self.total:,}" if self.total else f"{self.done:,}"
         self._write(f"done ({count} in {elapsed:.1f} s)")
 

@@ -99,6 +99,7 @@ class RunDirectory:
     metrics: dict[str, Any] = field(default_factory=dict)
     headline: list[dict[str, Any]] = field(default_factory=list)
     blocks: list[dict[str, Any]] = field(default_factory=list)
+    default_group: str | None = None  # headlines added without a group join this one
 
     def file(self, name: str) -> Path:
         """Path of an artefact inside the run directory (parent folders created)."""
@@ -143,7 +144,7 @@ class RunDirectory:
             {
                 "label": label,
                 "value": format_number(value),
-                "group": group,
+                "group": group if group is not None else self.default_group,
                 "baseline": None if baseline is None else format_number(baseline),
                 "baseline_label": baseline_label or ("baseline" if baseline is not None else None),
                 "better": better,
@@ -151,6 +152,16 @@ class RunDirectory:
                 "verdict": verdict,
             }
         )
+
+    @contextmanager
+    def headline_group(self, name: str) -> Iterator[None]:
+        """Headlines added inside the block without a ``group`` go under ``name`` (used by
+        ``reliant demo``, whose stages share one report)."""
+        previous, self.default_group = self.default_group, name
+        try:
+            yield
+        finally:
+            self.default_group = previous
 
     def headline_groups(self) -> list[tuple[str | None, list[dict[str, Any]]]]:
         """Headline cards by group, ungrouped ones first, groups in first-use order."""
