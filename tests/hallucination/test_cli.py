@@ -4,7 +4,6 @@ against a local server, and bad inputs (exit 2, one line, nothing left behind)."
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -58,9 +57,14 @@ def test_score_exact_end_to_end_and_deterministic(tmp_path):
 
 
 def test_score_with_minilm_on_simulated_file(tmp_path):
-    data = tmp_path / "sim.jsonl"
-    result = runner.invoke(app, ["hallucination", "simulate", str(data), "--limit", "12", "--n-models", "3", "--seed", "2"])
+    sim = tmp_path / "sim"
+    result = runner.invoke(app, ["hallucination", "simulate", "--out", str(sim), "--limit", "12", "--n-models", "3",
+                                 "--seed", "2"])
     assert result.exit_code == 0, result.output
+    data = sim / "records.jsonl"
+    for name in ("config.yaml", "metrics.json", "report.html", "log.txt", "records.jsonl"):
+        assert (sim / name).exists(), name
+    assert json.loads((sim / "metrics.json").read_text())["n_questions"] == 12
     out = tmp_path / "run"
     result = runner.invoke(app, ["hallucination", "score", "--data", str(data), "--neighbors", "5", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -119,8 +123,8 @@ def test_openai_compatible_reference_and_wrong_llm(tmp_path, server):
     data = write_jsonl(tmp_path / "qa.jsonl", rows)
     out = tmp_path / "run"
     spec = f"openai:judge@{server}"
-    code = run_main(["hallucination", "score", "--data", str(data), "--embedder", "exact", "--reference-llm", spec,
-                     "--reference-llm", spec, "--wrong-llm", spec, "--n-wrong", "2", "--neighbors", "2",
+    code = run_main(["hallucination", "score", "--data", str(data), "--embedder", "exact", "--reference-llm", f"{spec},{spec}",
+                     "--wrong-llm", spec, "--n-wrong", "2", "--neighbors", "2",
                      "--sample-llm", f"good={spec}", "--n-samples", "2", "--out", str(out)])
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -141,9 +145,9 @@ def test_openai_compatible_reference_and_wrong_llm(tmp_path, server):
         ([ROWS[0], {**ROWS[1], "answers": {"good": "x"}}], [], "qa.jsonl:2: field 'answers'"),
         ([{k: v for k, v in ROWS[0].items() if k != "references"}], [], "field 'references': no reference answers"),
         ([{**ROWS[0], "question": 3}], [], "qa.jsonl:1: field 'question': expected text"),
-        ([ROWS[0]], ["--divergence", "wasserstein"], "unknown divergence 'wasserstein'"),
-        ([ROWS[0]], ["--threshold", "high"], "field 'threshold'"),
-        ([ROWS[0]], ["--baseline-reference", "7"], "field 'baseline_reference'"),
+        ([ROWS[0]], ["--divergence", "wasserstein"], "field 'fewl.divergence': unknown value 'wasserstein'"),
+        ([ROWS[0]], ["--threshold", "high"], "field 'fewl.threshold'"),
+        ([ROWS[0]], ["--baseline-reference", "7"], "field 'fewl.baseline_reference'"),
         ([ROWS[0]], ["--reference-llm", "nonsense"], "unknown LLM spec 'nonsense'"),
         ([ROWS[0]], ["--sample-llm", "tiny"], "field 'sample_llm': expected MODEL=SPEC"),
         ([ROWS[0]], ["--sample-llm", "ghost=tiny"], "field 'sample_llm': model 'ghost' has no answers"),
@@ -167,6 +171,6 @@ def test_missing_files_exit_2(tmp_path, capsys):
     refs = write_jsonl(tmp_path / "refs.jsonl", [{"references": ["a"]}])
     assert run_main(["hallucination", "score", "--data", str(data), "--references", str(refs), "--out", str(tmp_path / "o")]) == 2
     assert "refs.jsonl: has 1 records" in capsys.readouterr().err
-    assert run_main(["hallucination", "simulate", str(tmp_path / "s.jsonl"), "--source", "chale"]) == 2
-    assert "needs a path" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists() and not (tmp_path / "s.jsonl").exists()
+    assert run_main(["hallucination", "simulate", "--out", str(tmp_path / "s"), "--source", "chale"]) == 2
+    assert "field 'data': --source chale needs --data" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "s").exists()

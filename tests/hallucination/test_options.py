@@ -14,14 +14,14 @@ from tests.cli_runner import assert_exit_2_one_line
 ])
 def test_simulate_rejects_bad_numbers(tmp_path, capsys, extra, expected):
     out = tmp_path / "out"
-    assert_exit_2_one_line(["hallucination", "simulate", str(out), *extra], capsys, expected, tmp_path)
+    assert_exit_2_one_line(["hallucination", "simulate", "--out", str(out), *extra], capsys, expected, tmp_path)
 
 
-def test_simulate_onto_a_folder_is_one_line(tmp_path, capsys):
-    (tmp_path / "sim").mkdir()
-    assert_exit_2_one_line(["hallucination", "simulate", str(tmp_path / "sim"), "--limit", "4"], capsys,
-                           "is a folder", tmp_path)
-    assert list((tmp_path / "sim").iterdir()) == []
+def test_simulate_onto_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "sim").write_text("keep me\n")
+    assert_exit_2_one_line(["hallucination", "simulate", "--out", str(tmp_path / "sim"), "--limit", "4"], capsys,
+                           "names an existing file", tmp_path)
+    assert (tmp_path / "sim").read_text() == "keep me\n"
 
 
 def test_fewl_params_reject_non_finite():
@@ -32,3 +32,26 @@ def test_fewl_params_reject_non_finite():
                 {"neighbor_max_sim": float("nan")}, {"penalty_weighting": "bogus"}):
         with pytest.raises(ConfigError):
             FEWLParams(**bad).check()
+
+
+def test_divergence_choices_are_the_registry():
+    from reliant.hallucination.config import DIVERGENCE_NAMES
+    from reliant.hallucination.fewl import DIVERGENCES
+
+    assert DIVERGENCE_NAMES == tuple(DIVERGENCES)
+
+
+def test_fewl_section_is_nested_not_copied(tmp_path):
+    """FEWL's parameters live once, in FEWLParams; the command config nests them."""
+    import dataclasses
+
+    from reliant.core.config import resolve_config
+    from reliant.hallucination.config import FEWLParams, ScoreConfig
+
+    own = {f.name for f in dataclasses.fields(ScoreConfig)}
+    assert not own & {f.name for f in dataclasses.fields(FEWLParams)}
+    assert not hasattr(ScoreConfig, "params")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data: qa.jsonl\nfewl:\n  neighbors: 3\nfewl.temperature: 0.5\n")
+    resolved = resolve_config(ScoreConfig, cfg, divergence="js")
+    assert (resolved.fewl.neighbors, resolved.fewl.temperature, resolved.fewl.divergence) == (3, 0.5, "js")

@@ -170,7 +170,7 @@ def bad_files(tmp_path):
         (["audit", "--model", "M", "--members", "{d}/empty_text.csv", "--nonmembers", "{d}/good.jsonl"], "empty_text.csv:3: field 'text': is empty"),
         (["audit", "--model", "M", "--members", "{d}/wrong_field.jsonl", "--nonmembers", "{d}/good.jsonl"], "wrong_field.jsonl:1: field 'text': missing"),
         (["audit", "--model", "M", "--members", "{d}/good.jsonl", "--nonmembers", "{d}/good.jsonl", "--attacks", "loss,magic"], "field 'attacks'"),
-        (["audit", "--model", "M", "--members", "{d}/good.jsonl", "--nonmembers", "{d}/good.jsonl", "--k", "1.5"], "field 'k'"),
+        (["audit", "--model", "M", "--members", "{d}/good.jsonl", "--nonmembers", "{d}/good.jsonl", "--min-k-fraction", "1.5"], "field 'min_k_fraction'"),
         (["audit", "--model", "M"], "field 'members'"),
         (["audit", "--model", "{d}/no_model", "--members", "{d}/good.jsonl", "--nonmembers", "{d}/good.jsonl"], "no_model' not found"),
         (["canaries", "--model", "M", "--canaries", "{d}/bad_canary.jsonl"], "bad_canary.jsonl:1: field 'secret'"),

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from reliant.core.llm import LLMBackend
+from reliant.hallucination.config import FEWLParams, ScoreConfig, SimulateConfig
 from reliant.hallucination.fewl import expertise_weights, fewl_scores, select_neighbors
 from reliant.hallucination.inputs import QASet, attach_references, load_qa, qa_from_records
 from reliant.hallucination.report import select_examples, write_report
-from reliant.hallucination.scoring import FEWLParams, FEWLResult, score_qa
+from reliant.hallucination.scoring import FEWLResult, score_qa
 from reliant.hallucination.similarity import OneHotEncoder, TextEncoder
+from reliant.hallucination.workflows import run_score, run_simulate
 
 __all__ = [
     "FEWLParams",
@@ -37,11 +37,13 @@ __all__ = [
     "OneHotEncoder",
     "QASet",
     "ScoreConfig",
+    "SimulateConfig",
     "TextEncoder",
     "demo_stage",
     "load_qa",
     "qa_from_records",
     "run_score",
+    "run_simulate",
     "score",
 ]
 
@@ -110,100 +112,6 @@ def make_encoder(embedder: str, qa: QASet | None = None, *, cache_dir: str | os.
         return OneHotEncoder(dim=max(count, 1))
     return TextEncoder(embedder, cache_dir=cache_dir)
 
-
-
-@dataclass
-class ScoreConfig:
-    """Options of ``reliant hallucination score`` (defaults < --config YAML < flags)."""
-
-    data: Optional[str] = None
-    references: Optional[str] = None
-    reference_llm: Optional[list] = None
-    wrong_llm: Optional[str] = None
-    n_wrong: int = 5
-    sample_llm: Optional[list] = None
-    n_samples: int = 5
-    correct: bool = True
-    model_name: str = "candidate"
-    embedder: str = "all-MiniLM-L6-v2"
-    embedding_cache: Optional[str] = None
-    neighbors: int = 25
-    neighbor_max_sim: float = 0.95
-    divergence: str = "tv"
-    temperature: float = 0.1
-    weighting: str = "expertise"
-    laziness_penalty: bool = True
-    penalty_weighting: str = "expertise"
-    threshold: str = "auto"
-    baseline_reference: int = 0
-    select: int = 0
-    limit: Optional[int] = None
-    max_new_tokens: int = 64
-    seed: int = 0
-
-    def params(self) -> FEWLParams:
-        return FEWLParams(
-            neighbors=self.neighbors, neighbor_max_sim=self.neighbor_max_sim, divergence=self.divergence,
-            temperature=self.temperature, weighting=self.weighting, laziness_penalty=self.laziness_penalty,
-            penalty_weighting=self.penalty_weighting, threshold=str(self.threshold),
-            baseline_reference=self.baseline_reference,
-        )
-
-
-def run_score(config: ScoreConfig, out: str | os.PathLike | None = None, overwrite: bool = False,
-              encoder: Any = None) -> tuple[Path, list[str]]:
-    """The ``score`` command: score ``config.data`` and write a run directory; returns its path and
-    summary lines."""
-    from reliant.core.errors import ConfigError, check_number
-    from reliant.core.rundir import run_directory
-    from reliant.core.seeding import set_seed
-
-    if not config.data:
-        raise ConfigError("no data file: give --data FILE (jsonl/json/csv/parquet)", field="data")
-    if config.limit is not None and config.limit < 1:
-        raise ConfigError(f"limit must be >= 1, got {config.limit}", field="limit")
-    if config.select < 0:
-        raise ConfigError(f"select must be >= 0, got {config.select}", field="select")
-    check_number(config.n_wrong, "n_wrong", low=1, integer=True)
-    check_number(config.n_samples, "n_samples", low=0, integer=True)
-    check_number(config.max_new_tokens, "max_new_tokens", low=1, integer=True)
-    params = config.params()
-    params.check()
-    from reliant.hallucination.fewl import divergence
-
-    divergence(params.divergence)
-    set_seed(config.seed)
-    sample_llms = {}
-    for entry in config.sample_llm or []:
-        model, sep, spec = str(entry).partition("=")
-        if not sep or not model.strip() or not spec.strip():
-            raise ConfigError(f"expected MODEL=SPEC, got {entry!r}", field="sample_llm")
-        sample_llms[model.strip()] = spec.strip()
-    # Read and check every input before the run directory exists.
-    qa = load_qa(config.data, model_name=config.model_name, limit=config.limit)
-    if config.references:
-        attach_references(qa, config.references)
-    with run_directory("hallucination score", config, out, title="FEWL hallucination scores", overwrite=overwrite) as run:
-        run.log(f"{len(qa)} questions, candidate models: {', '.join(qa.models)}")
-        result = score(qa, reference_llms=list(config.reference_llm or []), wrong_llm=config.wrong_llm,
-                       n_wrong=config.n_wrong, sample_llms=sample_llms, n_samples=config.n_samples, correct=config.correct, params=params, encoder=encoder,
-                       embedder=config.embedder, embedding_cache=config.embedding_cache,
-                       max_new_tokens=config.max_new_tokens, seed=config.seed)
-        run.log(f"references: {', '.join(result.qa.reference_names)}")
-        metrics = write_report(run, result, select=config.select)
-        run.add_metrics(metrics)
-        best = result.model_table()[0]
-        run.add_headline("questions", len(qa))
-        run.add_headline(f"best model ({best['model']}) mean FEWL", best["mean FEWL"])
-        if "fewl" in result.evaluation:
-            run.add_headline("FEWL AUROC vs gold", result.evaluation["fewl"].get("auroc"))
-    lines = [
-        f"{row['rank']:>3}. {row['model']}: mean FEWL {row['mean FEWL']:.4f}, hallucination rate {row['hallucination rate']:.3f}"
-        for row in result.model_table()
-    ]
-    for name, values in result.evaluation.items():
-        lines.append(f"vs gold, {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
-    return run.path, lines
 
 
 def demo_stage(run: Any, seed: int) -> dict:

@@ -19,6 +19,7 @@ __all__ = [
     "WRONG_PROMPT",
     "answer_questions",
     "as_backend",
+    "check_sample_models",
     "fill_from_backends",
     "wrong_and_corrected",
 ]
@@ -89,6 +90,16 @@ def wrong_and_corrected(
     return wrong, corrected
 
 
+def check_sample_models(qa, sample_llms: Mapping[str, str | LLMBackend] | None) -> None:
+    """Every model named by ``sample_llms`` has answers in ``qa`` (checked before any LLM runs)."""
+    from reliant.core.errors import ConfigError
+
+    for model in sample_llms or {}:
+        if model not in qa.candidates:
+            raise ConfigError(f"model {model!r} has no answers in the data (models: {', '.join(qa.models)})",
+                              field="sample_llm")
+
+
 def fill_from_backends(
     qa,
     reference_llms: Sequence[str | LLMBackend] = (),
@@ -114,6 +125,9 @@ def fill_from_backends(
 
     if n_wrong < 1:
         raise ConfigError(f"n_wrong must be >= 1, got {n_wrong}", field="n_wrong")
+    if sample_llms and n_samples < 1:
+        raise ConfigError(f"n_samples must be >= 1, got {n_samples}", field="n_samples")
+    check_sample_models(qa, sample_llms)
     for spec in reference_llms:
         owned = not isinstance(spec, LLMBackend)
         backend = as_backend(spec)
@@ -143,11 +157,6 @@ def fill_from_backends(
         qa.wrong = [[*old, *new] for old, new in zip(qa.wrong, wrong)]
         qa.corrected = [[*old, *new] for old, new in zip(qa.corrected, corrected)]
     for model, spec in (sample_llms or {}).items():
-        if model not in qa.candidates:
-            raise ConfigError(f"model {model!r} has no answers in the data (models: {', '.join(qa.models)})",
-                              field="sample_llm")
-        if n_samples < 1:
-            raise ConfigError(f"n_samples must be >= 1, got {n_samples}", field="n_samples")
         owned = not isinstance(spec, LLMBackend)
         backend = as_backend(spec)
         try:

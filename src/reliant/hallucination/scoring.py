@@ -23,47 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from reliant.core.errors import ConfigError, check_number
+from reliant.core.errors import ConfigError
+from reliant.hallucination.config import FEWLParams
 from reliant.hallucination.fewl import expertise_weights, fewl_scores, select_neighbors
 from reliant.hallucination.inputs import QASet
 from reliant.hallucination.metrics import hallucination_rate, rank_models, summarize_method
 from reliant.hallucination.similarity import pairwise_rows
 
-__all__ = ["BASELINES", "FEWLParams", "FEWLResult", "score_qa"]
+__all__ = ["BASELINES", "FEWLParams", "FEWLResult", "check_ready", "score_qa"]
 
 BASELINES = ("single_reference", "reference_average", "self_consistency")
-
-
-@dataclass
-class FEWLParams:
-    """FEWL's knobs; the module docstrings of :mod:`~reliant.hallucination.fewl` explain each."""
-
-    neighbors: int = 25
-    neighbor_max_sim: float = 0.95
-    divergence: str = "tv"
-    temperature: float = 0.1
-    weighting: str = "expertise"
-    laziness_penalty: bool = True
-    penalty_weighting: str = "expertise"
-    threshold: str = "auto"
-    baseline_reference: int = 0
-
-    def check(self) -> None:
-        if self.weighting not in ("expertise", "uniform"):
-            raise ConfigError(f"weighting must be 'expertise' or 'uniform', got {self.weighting!r}", field="weighting")
-        if self.penalty_weighting not in ("expertise", "uniform"):
-            raise ConfigError(f"penalty_weighting must be 'expertise' or 'uniform', got {self.penalty_weighting!r}",
-                              field="penalty_weighting")
-        check_number(self.neighbor_max_sim, "neighbor_max_sim", low=0, high=1, low_open=True)
-        check_number(self.neighbors, "neighbors", low=1 if self.laziness_penalty else 0, integer=True)
-        check_number(self.temperature, "temperature", low=0, low_open=True)
-        check_number(self.baseline_reference, "baseline_reference", low=0, integer=True)
-        if self.threshold != "auto":
-            try:
-                value = float(self.threshold)
-            except (TypeError, ValueError):
-                raise ConfigError(f"threshold must be 'auto' or a number, got {self.threshold!r}", field="threshold") from None
-            check_number(value, "threshold")
 
 
 @dataclass
@@ -225,30 +194,35 @@ class _Scorer:
         return np.where(np.isfinite(out), out, np.nanmean(out))
 
 
-def _check_ready(qa: QASet, params: FEWLParams) -> None:
+def check_ready(qa: QASet, params: FEWLParams, *, reference_llms: int = 0, wrong_llm: bool = False,
+                section: str = "") -> None:
+    """Everything FEWL needs is there (or will be, once ``reference_llms`` more reference
+    LLMs and, with ``wrong_llm``, an IW/CO writer have answered): a one-line ConfigError
+    otherwise, raised before any LLM is asked. ``section`` prefixes the parameters' field
+    names (``"fewl."`` inside a command config)."""
     params.check()
-    if qa.references is None:
+    n_refs = (len(qa.references[0]) if qa.references is not None else 0) + reference_llms
+    if n_refs == 0:
         raise ConfigError(
             "no reference answers: give 'references' in the data, a --references file, or --reference-llm",
             field="references",
         )
-    if params.weighting == "expertise" and not any(qa.wrong):
+    if params.weighting == "expertise" and not wrong_llm and not any(qa.wrong):
         raise ConfigError(
             "no intentionally wrong answers for the expertise weights: give 'wrong_answers' in the data, "
             "--wrong-llm, or --weighting uniform",
             field="wrong_answers",
         )
-    n_refs = len(qa.references[0])
-    if not 0 <= params.baseline_reference < n_refs:
+    if not params.baseline_reference < n_refs:
         raise ConfigError(
-            f"baseline_reference must be in 0..{n_refs - 1} (there are {n_refs} references)", field="baseline_reference"
+            f"must be in 0..{n_refs - 1} (there are {n_refs} references)", field=f"{section}baseline_reference"
         )
 
 
 def score_qa(qa: QASet, encoder, params: FEWLParams | None = None) -> FEWLResult:
     """FEWL and the baselines for every candidate model of ``qa``."""
     params = params or FEWLParams()
-    _check_ready(qa, params)
+    check_ready(qa, params)
     # One embedding pass over every distinct text.
     encoder.encode(qa.texts())
     scorer = _Scorer(qa, encoder, params)

@@ -282,6 +282,17 @@ def chale_items(path: str | os.PathLike, n_groups: int = 8) -> list[Item]:
     for key in ("Question", "non-halu", "mid-halu", "halu"):
         if key not in data:
             raise DataError("missing", file=path, field=key)
+    n = len(data["Question"]) if isinstance(data["Question"], list) else -1
+    for key in ("Question", "non-halu", "mid-halu", "halu", "Short_ans", "Long_ans"):
+        value = data.get(key)
+        if key in ("Short_ans", "Long_ans") and not value:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise DataError("expected a list of texts", file=path, field=key)
+        if len(value) != n:
+            raise DataError(f"has {len(value)} entries but 'Question' has {n}", file=path, field=key)
+    if n == 0:
+        raise DataError("contains no questions", file=path, field="Question")
     short = data.get("Short_ans") or [""] * len(data["Question"])
     long = data.get("Long_ans") or [""] * len(data["Question"])
     items = []

@@ -55,13 +55,12 @@ from reliant.memorization.classifier import (
     load_classifier_data,
     train_on_subsets,
 )
+from reliant.memorization.config import AuditConfig, CanaryConfig, CounterfactualConfig
+from reliant.memorization.inputs import Example, examples_from_records, load_examples
 from reliant.memorization.lm import (
     ATTACKS,
-    Example,
     ExtractionResult,
-    examples_from_records,
     extraction,
-    load_examples,
     membership_scores,
     token_statistics,
 )
@@ -87,9 +86,9 @@ from reliant.memorization.metrics import (
     zlib_score,
 )
 from reliant.memorization.workflows import (
-    AuditConfig,
-    CanaryConfig,
-    CounterfactualConfig,
+    audit_stage,
+    canaries_stage,
+    counterfactual_stage,
     run_audit,
     run_canaries,
     run_counterfactual,
@@ -151,7 +150,7 @@ def demo_stage(run: RunDirectory, seed: int) -> dict:
     minute) and scikit-learn's bundled digits with 5% flipped labels."""
     stage = _StageRun(run, "memorization_")
     headline: dict[str, Any] = {}
-    headline.update(run_audit(stage, AuditConfig(seed=seed, extract=True)))  # type: ignore[arg-type]
-    headline.update(run_canaries(stage, CanaryConfig(seed=seed, n_candidates=199)))  # type: ignore[arg-type]
-    headline.update(run_counterfactual(stage, CounterfactualConfig(seed=seed, n_models=8, epochs=40, lira_targets=2)))  # type: ignore[arg-type]
+    headline.update(audit_stage(stage, AuditConfig(seed=seed, extract=True)))
+    headline.update(canaries_stage(stage, CanaryConfig(seed=seed, n_candidates=199)))
+    headline.update(counterfactual_stage(stage, CounterfactualConfig(seed=seed, n_models=8, epochs=40, lira_targets=2)))
     return {"headline": headline, "details": stage.metrics}

@@ -13,10 +13,10 @@ from reliant.core.errors import ConfigError
 from reliant.core.metrics import check_fraction, min_negatives_for_fpr
 from reliant.core.rundir import RunDirectory
 from reliant.memorization import metrics as M
+from reliant.memorization.inputs import Example
 from reliant.memorization.lm import (
     ATTACK_LABELS,
     ATTACKS,
-    Example,
     ExtractionResult,
     extraction,
     membership_scores,
@@ -211,7 +211,10 @@ def write_audit(run: RunDirectory, result: AuditResult, *, prefix: str = "", tit
                           "TPR at a fixed FPR is exact on ties (largest TPR of a threshold whose FPR does not exceed it).")
     run.add_figure(f"ROC curves{title_suffix}", roc_figure(result.scores(), ATTACK_LABELS), save_as=f"{prefix}roc.png",
                    caption="Log-log axes: the low-FPR corner is what matters for privacy (Carlini et al., 2022).")
-    run.add_figure(f"Score distributions{title_suffix}", histogram_figure(result.scores(), ATTACK_LABELS), save_as=f"{prefix}histograms.png")
+    run.add_figure(f"Score distributions{title_suffix}", histogram_figure(result.scores(), ATTACK_LABELS),
+                   save_as=f"{prefix}histograms.png",
+                   caption="Members vs non-members per attack: the less the two histograms overlap, the more the "
+                           "attack reveals.")
     primary = result.primary
     p_m = membership_p_value(result.member_scores[primary], result.nonmember_scores[primary])
     p_n = membership_p_value(result.nonmember_scores[primary], result.nonmember_scores[primary], True)
@@ -225,13 +228,25 @@ def write_audit(run: RunDirectory, result: AuditResult, *, prefix: str = "", tit
     )
     if result.extraction is not None:
         ex = result.extraction
-        run.add_figure(f"Extraction per member{title_suffix}", _extraction_figure(ex), save_as=f"{prefix}extraction.png")
+        run.add_figure(f"Extraction per member{title_suffix}", _extraction_figure(ex), save_as=f"{prefix}extraction.png",
+                       caption="Members sorted by how closely the greedy continuation matches the true suffix; "
+                               "the area above the dotted 0.9 line is (nearly) extracted text.")
         run.add_table(f"Extraction examples{title_suffix}", [
             {"prefix": p[-60:], "true suffix": s[:80], "generated": g[:80], "exact": bool(e), "edit": float(d)}
             for p, s, g, e, d in list(zip(ex.prefixes, ex.suffixes, ex.generations, ex.exact, ex.edit_distance))[:8]
         ])
+    # Cards: every attack against LOSS (Yeom et al.), the baseline the later attacks improve on.
+    loss = result.summary.get("loss", {}).get("auroc")
     for attack, s in result.summary.items():
-        run.add_headline(f"AUROC {ATTACK_LABELS.get(attack, attack)}{title_suffix}", s["auroc"])
+        baseline = loss if attack != "loss" else None
+        run.add_headline(f"AUROC {ATTACK_LABELS.get(attack, attack)}{title_suffix}", s["auroc"],
+                         group=f"membership inference{title_suffix} (higher = stronger attack)",
+                         baseline=baseline, baseline_label="LOSS" if baseline is not None else None, better="higher")
+    if result.extraction is not None:
+        run.add_headline(f"members extracted exactly{title_suffix}", float(result.extraction.exact.mean()),
+                         group=f"extraction{title_suffix}")
+        run.add_headline(f"mean ROUGE-L of the greedy continuation{title_suffix}",
+                         float(result.extraction.rouge_l.mean()), group=f"extraction{title_suffix}")
 
 
 def _extraction_figure(ex: ExtractionResult):

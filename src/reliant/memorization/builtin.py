@@ -22,7 +22,7 @@ from reliant.core.builtin_data import generate_people, people_qa
 from reliant.core.prompts import qa_prompt, qa_text
 from reliant.core.tiny_lm import TinyLMSettings, build_tiny_lm
 from reliant.memorization.canaries import Canary, canary_texts, make_canaries
-from reliant.memorization.lm import Example
+from reliant.memorization.inputs import Example
 
 # Small enough to train in about a minute on two CPU cores; big enough to memorise 80 QA.
 SMALL_SETTINGS = TinyLMSettings(

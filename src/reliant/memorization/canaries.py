@@ -18,7 +18,6 @@ import numpy as np
 
 from reliant.core.data import load_records
 from reliant.core.errors import ConfigError, DataError
-from reliant.core.models import answer_token_logprobs
 from reliant.memorization import metrics as M
 
 
@@ -64,9 +63,14 @@ def load_canaries(path: Any) -> list[Canary]:
             raise record.error("must be single decimal digits separated by spaces, e.g. '4 0 7 1'", field="secret")
         reps = record.get("repetitions", 0)
         try:
-            reps = int(reps or 0)
-        except (TypeError, ValueError):
+            count = int(reps or 0)
+            if isinstance(reps, bool) or (isinstance(reps, float) and reps != count):
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
             raise record.error(f"expected an integer, got {reps!r}", field="repetitions") from None
+        if count < 0:
+            raise record.error(f"must be >= 0 (times inserted; 0 = held out), got {count}", field="repetitions")
+        reps = count
         canaries.append(Canary(record["prefix"].strip(), format_secret(digits), reps))
     return canaries
 
@@ -93,6 +97,8 @@ def _candidate_secrets(canary: Canary, n_candidates: int | None, rng: np.random.
 def secret_nll(model: Any, tokenizer: Any, prefix: str, secrets: Sequence[str], batch_size: int = 256) -> np.ndarray:
     """Total negative log-likelihood of each secret after the prefix (its log-perplexity
     in the paper's sense, Def. 1)."""
+    from reliant.core.models import answer_token_logprobs  # deliberately here: imports torch (start-up time)
+
     logps = answer_token_logprobs(model, tokenizer, [prefix] * len(secrets), list(secrets), batch_size=batch_size)
     return np.array([-float(t.sum()) for t in logps])
 
@@ -139,9 +145,10 @@ def canary_exposure(
     exposures, ranks, nlls = [], [], []
     exact_all = True
     max_exposure = np.inf
+    from reliant.core.progress import track
     from reliant.memorization.lm import small_model_threads
 
-    for canary in canaries:
+    for canary in track(canaries, f"scoring {len(canaries)} canaries"):
         candidates, exact = _candidate_secrets(canary, n_candidates, rng)
         with small_model_threads(model):
             scores = secret_nll(model, tokenizer, canary.prefix, [canary.secret, *candidates], batch_size)

@@ -22,23 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from reliant.core.errors import ConfigError, DataError
+from reliant.core.errors import ConfigError
 from reliant.core.progress import track
 from reliant.memorization import metrics as M
+from reliant.memorization.inputs import ClassifierData, load_classifier_data
 
-
-@dataclass
-class ClassifierData:
-    features: np.ndarray  # (n, d) float32
-    labels: np.ndarray  # (n,) observed labels (possibly noisy)
-    true_labels: np.ndarray | None = None  # clean labels when known
-    names: list[str] = field(default_factory=list)
-
-    @property
-    def mislabelled(self) -> np.ndarray:
-        if self.true_labels is None:
-            return np.zeros(len(self.labels), dtype=bool)
-        return self.labels != self.true_labels
+__all__ = ["ClassifierData", "SubsetResult", "atypicality", "digits_with_noise", "load_classifier_data",
+           "train_on_subsets"]
 
 
 def digits_with_noise(noise: float = 0.05, seed: int = 0, n: int | None = None) -> ClassifierData:
@@ -59,30 +49,6 @@ def digits_with_noise(noise: float = 0.05, seed: int = 0, n: int | None = None) 
     flip = rng.choice(len(y), size=int(round(noise * len(y))), replace=False)
     noisy[flip] = (y[flip] + rng.integers(1, 10, size=len(flip))) % 10
     return ClassifierData(x, noisy, y, [f"digits:{i}" for i in range(len(y))])
-
-
-def load_classifier_data(path: Any) -> ClassifierData:
-    """Records with ``features`` (a list of numbers, the same length for all) and ``label``
-    (an integer >= 0); an optional ``true_label`` marks known-mislabelled examples."""
-    from reliant.core.data import Field, Schema, load_records
-
-    records = load_records(path, schema=Schema([
-        Field("features", "list[float]"), Field("label", "int", min=0),
-        Field("true_label", "int", required=False, min=0),
-    ]))
-    width = len(records[0]["features"])
-    for record in records:
-        if len(record["features"]) != width:
-            raise record.error(f"has {len(record['features'])} features but the first record has {width}", field="features")
-    labels = np.array([r["label"] for r in records], dtype=int)
-    if len(np.unique(labels)) < 2:
-        raise DataError("needs at least two distinct labels", file=records.source, field="label")
-    true = [r["true_label"] for r in records]
-    true_labels = None if all(t is None for t in true) else np.array([t if t is not None else l for t, l in zip(true, labels)])
-    return ClassifierData(
-        np.array([r["features"] for r in records], dtype=np.float32), labels, true_labels,
-        [f"{r.source}:{r.line}" for r in records],
-    )
 
 
 def _train_one(

@@ -1,94 +1,78 @@
-"""The three memorization workflows behind the CLI and the demo, each writing into a run
-directory: an LM membership audit, canary exposure, and classifier subset memorization."""
+"""The three memorization workflows behind the CLI and the demo: an LM membership audit,
+canary exposure, and classifier subset memorization.
+
+Each command has two layers:
+
+* ``run_<command>(config, out, overwrite) -> (run_folder, summary_lines)`` — what the CLI
+  calls: it reads and checks every input file *before* torch is imported or a model is
+  loaded, then opens the run folder;
+* ``<command>_stage(run, config, ...) -> headline dict`` — the work inside a run folder,
+  which ``reliant demo`` reuses on its shared folder.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+import os
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from reliant.core.errors import ConfigError, check_number
-from reliant.core.metrics import check_fraction
-from reliant.core.rundir import RunDirectory
-from reliant.memorization import metrics as M
-from reliant.memorization.lm import ATTACK_LABELS, ATTACKS
+from reliant.memorization.config import AuditConfig, CanaryConfig, CounterfactualConfig
+
+__all__ = [
+    "AuditConfig",
+    "CanaryConfig",
+    "CounterfactualConfig",
+    "audit_stage",
+    "canaries_stage",
+    "counterfactual_stage",
+    "run_audit",
+    "run_canaries",
+    "run_counterfactual",
+]
 
 
-@dataclass
-class AuditConfig:
-    model: Optional[str] = None
-    members: Optional[str] = None
-    nonmembers: Optional[str] = None
-    reference: Optional[str] = None
-    attacks: str = ",".join(ATTACKS)
-    k: float = 0.2
-    extract: bool = True
-    prefix_tokens: int = 32
-    suffix_tokens: int = 32
-    batch_size: int = 16
-    max_length: int = 512
-    limit: int = 0
-    device: str = "auto"
-    control: bool = True
-    seed: int = 0
+def _summary(headline: dict[str, Any]) -> list[str]:
+    from reliant.core.rundir import format_number
 
-
-@dataclass
-class CanaryConfig:
-    model: Optional[str] = None
-    canaries: Optional[str] = None
-    n_candidates: int = 999
-    batch_size: int = 256
-    device: str = "auto"
-    seed: int = 0
-
-
-@dataclass
-class CounterfactualConfig:
-    data: Optional[str] = None
-    noise: float = 0.05
-    n_models: int = 16
-    inclusion: float = 0.5
-    epochs: int = 60
-    hidden: int = 256
-    lr: float = 1e-2
-    lira_targets: int = 4
-    seed: int = 0
-
-
-def parse_attacks(text: str) -> list[str]:
-    wanted = [a.strip().replace("-", "_").replace("minkpp", "min_k_pp").replace("mink", "min_k") for a in text.split(",") if a.strip()]
-    unknown = [a for a in wanted if a not in ATTACKS]
-    if unknown or not wanted:
-        raise ConfigError(f"unknown attack(s) {unknown or text!r}; choose from {', '.join(ATTACKS)}", field="attacks")
-    return wanted
-
-
-def _positive(config: Any, *names: str) -> None:
-    for name in names:
-        check_number(getattr(config, name), name, low=1, integer=True)
+    return [f"{key}: {format_number(value)}" for key, value in headline.items()]
 
 
 # --------------------------------------------------------------------------- audit
 
 
-def run_audit(run: RunDirectory, config: AuditConfig) -> dict[str, Any]:
-    """Audit a model on member/non-member files, or (no model and no files) the built-in
-    experiment: target tiny LM vs held-out people, calibrated by a reference tiny LM that
-    also serves as the never-trained control."""
+def run_audit(config: AuditConfig, out: str | os.PathLike | None = None,
+              overwrite: bool = False) -> tuple[Path, list[str]]:
+    """``reliant memorization audit``: read and check the member/non-member files, then audit
+    in a new run folder."""
+    from reliant.core.rundir import run_directory
+    from reliant.memorization.inputs import load_examples
+
+    examples = None
+    if not config.builtin:
+        examples = (load_examples(config.members, limit=config.limit),
+                    load_examples(config.nonmembers, limit=config.limit))
+    inputs = [p for p in (config.members, config.nonmembers) if p]
+    with run_directory("memorization audit", config, out, overwrite=overwrite, title="Membership-inference audit",
+                       inputs=inputs) as run:
+        headline = audit_stage(run, config, examples)
+    return run.path, _summary(headline)
+
+
+def audit_stage(run: Any, config: AuditConfig, examples: tuple[list, list] | None = None) -> dict[str, Any]:
+    """Audit a model on member/non-member ``examples`` (read from the config's files when not
+    given), or (no model and no files) the built-in experiment: target tiny LM vs held-out
+    people, calibrated by a reference tiny LM that also serves as the never-trained control."""
+    # Deliberately here: the audit imports torch and transformers (start-up time).
     from reliant.core.seeding import set_seed
     from reliant.memorization.audit import audit_lm, write_audit
-    from reliant.memorization.lm import load_examples
+    from reliant.memorization.lm import ATTACK_LABELS
 
-    attacks = parse_attacks(config.attacks)
-    check_fraction(config.k)
-    _positive(config, "batch_size", "prefix_tokens", "suffix_tokens", "max_length")
-    check_number(config.limit, "limit", low=0, integer=True)
+    attacks = list(config.attacks)
     set_seed(config.seed)
-    given = [config.model, config.members, config.nonmembers]
     control_dir = None
-    if all(v is None for v in given):
+    if config.builtin:
         from reliant.memorization.builtin import builtin_setup
 
         setup = builtin_setup(seed=0)
@@ -96,29 +80,33 @@ def run_audit(run: RunDirectory, config: AuditConfig) -> dict[str, Any]:
         reference = config.reference or str(setup.reference_dir)
         control_dir = str(setup.reference_dir) if config.control else None
         run.log(f"built-in experiment: target {setup.target_dir}, reference {setup.reference_dir}")
-    elif any(v is None for v in given):
-        missing = [n for n, v in zip(("model", "members", "nonmembers"), given) if v is None][0]
-        raise ConfigError("give --model, --members and --nonmembers together (or none of them for the built-in experiment)", field=missing)
     else:
-        limit = config.limit or None
-        members = load_examples(config.members, limit=limit)
-        nonmembers = load_examples(config.nonmembers, limit=limit)
+        if examples is None:
+            from reliant.memorization.inputs import load_examples
+
+            examples = (load_examples(config.members, limit=config.limit),
+                        load_examples(config.nonmembers, limit=config.limit))
+        members, nonmembers = examples
         model, reference = config.model, config.reference
     run.log(f"{len(members)} members, {len(nonmembers)} non-members, attacks {attacks}")
-    result = audit_lm(model, members, nonmembers, reference=reference, attacks=attacks, k=config.k,
+    result = audit_lm(model, members, nonmembers, reference=reference, attacks=attacks, k=config.min_k_fraction,
                       extract=config.extract, prefix_tokens=config.prefix_tokens, suffix_tokens=config.suffix_tokens,
                       batch_size=config.batch_size, max_length=config.max_length, device=config.device, seed=config.seed)
     write_audit(run, result)
     headline = {f"auroc_{a}": s["auroc"] for a, s in result.summary.items()}
     if control_dir is not None:
-        control = audit_lm(control_dir, members, nonmembers, attacks=[a for a in attacks if a != "reference"], k=config.k,
-                           batch_size=config.batch_size, max_length=config.max_length, device=config.device,
-                           seed=config.seed, n_boot=0)
+        control = audit_lm(control_dir, members, nonmembers, attacks=[a for a in attacks if a != "reference"],
+                           k=config.min_k_fraction, batch_size=config.batch_size, max_length=config.max_length,
+                           device=config.device, seed=config.seed, n_boot=0)
         run.add_metrics({"control_never_trained": {a: s["auroc"] for a, s in control.summary.items()}})
         run.add_table("Control: a model never trained on the members", [
             {"attack": ATTACK_LABELS[a], "AUROC target": result.summary[a]["auroc"], "AUROC control": s["auroc"]}
             for a, s in control.summary.items()
         ], caption="The reference tiny LM saw neither members nor non-members: its AUROC should sit near 0.5.")
+        for attack, s in control.summary.items():
+            run.add_headline(f"AUROC {ATTACK_LABELS[attack]} on the never-trained control", s["auroc"],
+                             group="control: a model that never saw the members (≈ 0.5 expected)",
+                             baseline=result.summary[attack]["auroc"], baseline_label="trained target")
         headline.update({f"control_auroc_{a}": s["auroc"] for a, s in control.summary.items()})
     if result.extraction is not None:
         headline["extraction_exact_rate"] = float(result.extraction.exact.mean())
@@ -128,18 +116,32 @@ def run_audit(run: RunDirectory, config: AuditConfig) -> dict[str, Any]:
 # --------------------------------------------------------------------------- canaries
 
 
-def run_canaries(run: RunDirectory, config: CanaryConfig) -> dict[str, Any]:
+def run_canaries(config: CanaryConfig, out: str | os.PathLike | None = None,
+                 overwrite: bool = False) -> tuple[Path, list[str]]:
+    """``reliant memorization canaries``: read and check the canary file, then measure
+    exposure in a new run folder."""
+    from reliant.core.rundir import run_directory
+    from reliant.memorization.canaries import load_canaries
+
+    canaries = load_canaries(config.canaries) if config.canaries is not None else None
+    inputs = [config.canaries] if config.canaries else []
+    with run_directory("memorization canaries", config, out, overwrite=overwrite, title="Canary exposure",
+                       inputs=inputs) as run:
+        headline = canaries_stage(run, config, canaries)
+    return run.path, _summary(headline)
+
+
+def canaries_stage(run: Any, config: CanaryConfig, canaries: list | None = None) -> dict[str, Any]:
     """Exposure of canaries in a given model, or in the built-in experiment: canaries
     inserted 0/1/4/16 times into a tiny LM, against a control model that never saw them."""
+    # Deliberately here: loading models imports torch and transformers (start-up time).
     from reliant.core.data import save_records
     from reliant.core.models import load_causal_lm
     from reliant.core.plotting import PALETTE, new_figure
     from reliant.core.seeding import set_seed
+    from reliant.memorization import metrics as M
     from reliant.memorization.canaries import canary_exposure, load_canaries
 
-    _positive(config, "batch_size")
-    if check_number(config.n_candidates, "n_candidates", integer=True) < 0:
-        raise ConfigError("must be >= 0 (0 enumerates every secret)", field="n_candidates")
     set_seed(config.seed)
     n_candidates = config.n_candidates or None
     models: dict[str, str] = {}
@@ -149,12 +151,9 @@ def run_canaries(run: RunDirectory, config: CanaryConfig) -> dict[str, Any]:
         setup = builtin_setup(seed=0)
         canaries = setup.canaries
         models = {"target": str(setup.target_dir), "control (never saw canaries)": str(setup.reference_dir)}
-    elif config.model is None or config.canaries is None:
-        raise ConfigError("give --model and --canaries together (or neither for the built-in experiment)",
-                          field="model" if config.model is None else "canaries")
     else:
-        canaries = load_canaries(config.canaries)
-        models = {"model": config.model}
+        canaries = canaries if canaries is not None else load_canaries(config.canaries)
+        models = {"model": str(config.model)}
     results = {}
     for label, name in models.items():
         model, tokenizer = load_causal_lm(name, device=config.device)
@@ -185,33 +184,53 @@ def run_canaries(run: RunDirectory, config: CanaryConfig) -> dict[str, Any]:
     ax.set_title("Canary exposure vs repetitions")
     ax.legend(fontsize=8)
     run.add_figure("Canary exposure", fig, save_as="exposure.png",
-                   caption="Exposure = log2|R| - log2 rank (Carlini et al., 2019); sampled candidates bound it by log2(n+1).")
+                   caption="Look for exposure rising with the insertions (and a control that stays flat); exposure = "
+                           "log2|R| - log2 rank (Carlini et al., 2019), bounded by log2(n+1) with n sampled candidates.")
     run.add_table("Exposure per canary", rows)
     run.add_metrics({"canaries": metrics, "n_canaries": len(canaries)})
     headline = {}
     for label, m in metrics.items():
-        for reps, value in m["mean_exposure_by_repetitions"].items():
+        by = m["mean_exposure_by_repetitions"]
+        held_out = by.get(0)
+        for reps, value in by.items():
             headline[f"exposure_{label.split()[0]}_x{reps}"] = value
-            run.add_headline(f"exposure ({label.split()[0]}, ×{reps})", value)
+            # Each inserted count against the same model's never-inserted canaries.
+            baseline = held_out if reps != 0 else None
+            run.add_headline(f"mean exposure, canaries inserted ×{reps}", value,
+                             group=f"canary exposure: {label} (bits; higher = more memorised)", baseline=baseline,
+                             baseline_label="held-out canaries (×0)" if baseline is not None else None)
     return headline
 
 
 # --------------------------------------------------------------------------- classifier
 
 
-def run_counterfactual(run: RunDirectory, config: CounterfactualConfig) -> dict[str, Any]:
+def run_counterfactual(config: CounterfactualConfig, out: str | os.PathLike | None = None,
+                       overwrite: bool = False) -> tuple[Path, list[str]]:
+    """``reliant memorization counterfactual``: read and check the data file (when given),
+    then train the subset models in a new run folder."""
+    from reliant.core.rundir import run_directory
+    from reliant.memorization.inputs import load_classifier_data
+
+    data = load_classifier_data(config.data) if config.data else None
+    inputs = [config.data] if config.data else []
+    with run_directory("memorization counterfactual", config, out, overwrite=overwrite,
+                       title="Counterfactual memorization", inputs=inputs) as run:
+        headline = counterfactual_stage(run, config, data)
+    return run.path, _summary(headline)
+
+
+def counterfactual_stage(run: Any, config: CounterfactualConfig, data: Any = None) -> dict[str, Any]:
     """Counterfactual memorization, forgetting events and LiRA on a small classifier
     (digits with flipped labels by default, or a features/label file)."""
+    # Deliberately here: training imports torch (start-up time).
     from reliant.core.data import save_records
     from reliant.memorization.audit import attack_summary, tpr_cell
     from reliant.memorization.classifier import atypicality, digits_with_noise, load_classifier_data, train_on_subsets
     from reliant.memorization.report import bar_profile_figure, histogram_figure, roc_figure
 
-    _positive(config, "n_models", "epochs", "hidden", "lira_targets")
-    check_number(config.noise, "noise", low=0, high=1, high_open=True)
-    check_number(config.inclusion, "inclusion", low=0, high=1, low_open=True, high_open=True)
-    check_number(config.lr, "lr", low=0, low_open=True)
-    data = load_classifier_data(config.data) if config.data else digits_with_noise(config.noise, seed=config.seed)
+    if data is None:
+        data = load_classifier_data(config.data) if config.data else digits_with_noise(config.noise, seed=config.seed)
     result = train_on_subsets(data, n_models=config.n_models, inclusion=config.inclusion, epochs=config.epochs,
                               hidden=config.hidden, lr=config.lr, seed=config.seed)
     mem, mem_prob = result.memorization(), result.memorization_prob()
@@ -245,10 +264,14 @@ def run_counterfactual(run: RunDirectory, config: CounterfactualConfig) -> dict[
                   caption="Counterfactual memorization = accuracy on the example when trained on it minus when not "
                           f"({config.n_models} models, each on a random {config.inclusion:.0%} subset).")
     run.add_figure("Memorization profile", bar_profile_figure(mem[ok], groups[ok], "counterfactual memorization",
-                                                              "Memorization per example, by group"), save_as="memorization_profile.png")
+                                                              "Memorization per example, by group"),
+                   save_as="memorization_profile.png",
+                   caption="Mislabelled and atypical examples should sit high: they are learnt only by memorising them.")
     labels = {"lira_online": "LiRA online", "lira_offline": "LiRA offline", "confidence": "confidence (LOSS)"}
-    run.add_figure("LiRA ROC", roc_figure(lira, labels, "Membership inference on the subset models"), save_as="lira_roc.png")
-    run.add_figure("LiRA score distributions", histogram_figure(lira, labels), save_as="lira_histograms.png")
+    run.add_figure("LiRA ROC", roc_figure(lira, labels, "Membership inference on the subset models"), save_as="lira_roc.png",
+                   caption="Log-log axes: LiRA should lie above the confidence baseline at low FPR (Carlini et al., 2022).")
+    run.add_figure("LiRA score distributions", histogram_figure(lira, labels), save_as="lira_histograms.png",
+                   caption="Members vs non-members per attack: the less the histograms overlap, the stronger the attack.")
     run.add_table("Membership inference", [
         {"attack": labels[a], "AUROC": s["auroc"], "TPR@0.1%FPR": tpr_cell(s, 0.001), "TPR@1%FPR": tpr_cell(s, 0.01)}
         for a, s in summaries.items()
@@ -260,6 +283,18 @@ def run_counterfactual(run: RunDirectory, config: CounterfactualConfig) -> dict[
                 "lira_online_auroc": summaries["lira_online"]["auroc"],
                 "lira_online_tpr_at_1pct_fpr": summaries["lira_online"]["tpr_at_1pct_fpr"],
                 "confidence_tpr_at_1pct_fpr": summaries["confidence"]["tpr_at_1pct_fpr"]}
-    for key, value in headline.items():
-        run.add_headline(key.replace("_", " "), value)
+    memorization_group = "counterfactual memorization (accuracy with minus without the example)"
+    if "mislabelled" in by_group:
+        run.add_headline("mean memorization, mislabelled examples", headline["memorization_mislabelled"],
+                         group=memorization_group, baseline=headline["memorization_typical"],
+                         baseline_label="typical examples")
+    else:
+        run.add_headline("mean memorization, typical examples", headline["memorization_typical"],
+                         group=memorization_group)
+    lira_group = "LiRA membership inference (higher = stronger attack)"
+    run.add_headline("LiRA online AUROC", headline["lira_online_auroc"], group=lira_group,
+                     baseline=summaries["confidence"]["auroc"], baseline_label="confidence (LOSS)", better="higher")
+    run.add_headline("LiRA online TPR at 1% FPR", headline["lira_online_tpr_at_1pct_fpr"], group=lira_group,
+                     baseline=headline["confidence_tpr_at_1pct_fpr"], baseline_label="confidence (LOSS)",
+                     better="higher")
     return headline
