@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from reliant.core.data import Record, load_records
 from reliant.core.errors import ConfigError, DataError
 from reliant.core.models import greedy_generate, model_device, score_tokens
-from reliant.core.prompts import encode_prompt_answer, pad_token_id, qa_prompt
+from reliant.core.prompts import encode_prompt_answer, pad_token_id
 from reliant.memorization import metrics as M
+from reliant.memorization.inputs import Example, examples_from_records, load_examples  # noqa: F401 (re-exported)
 
 ATTACKS = ("loss", "zlib", "reference", "min_k", "min_k_pp")
 ATTACK_LABELS = {
@@ -51,72 +51,6 @@ def small_model_threads(*models: Any, max_parameters: int = 20_000_000) -> Itera
         torch.set_num_threads(threads)
 
 
-@dataclass(frozen=True)
-class Example:
-    """One text to probe: ``prompt`` (may be empty) and the ``target`` text that is scored."""
-
-    prompt: str
-    target: str
-    source: str = ""
-    line: int | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.source}:{self.line}" if self.line is not None else self.source
-
-
-def examples_from_records(records: Sequence[dict], source: str = "") -> list[Example]:
-    """Turn records with ``text`` (or ``question`` and ``answer``) into examples; a record
-    with neither is a one-line DataError naming its file, line and field."""
-    examples = []
-    for index, record in enumerate(records, start=1):
-        src = getattr(record, "source", source)
-        line = getattr(record, "line", index)
-
-        def fail(message: str, field: str) -> DataError:
-            return DataError(message, file=src or None, line=line, field=field)
-
-        if "text" in record and record["text"] is not None:
-            text = record["text"]
-            if not isinstance(text, str):
-                raise fail(f"expected text, got {type(text).__name__}", "text")
-            if not text.strip():
-                raise fail("is empty", "text")
-            examples.append(Example("", text.strip(), src, line))
-        elif "question" in record or "answer" in record:
-            for name in ("question", "answer"):
-                value = record.get(name)
-                if value is None:
-                    raise fail("missing (a record needs 'text', or 'question' and 'answer')", name)
-                if not isinstance(value, str):
-                    raise fail(f"expected text, got {type(value).__name__}", name)
-                if not value.strip():
-                    raise fail("is empty", name)
-            examples.append(Example(qa_prompt(record["question"]), record["answer"].strip(), src, line))
-        else:
-            raise fail("missing (a record needs 'text', or 'question' and 'answer')", "text")
-    return examples
-
-
-def load_examples(path: Any, limit: int | None = None) -> list[Example]:
-    """Read examples from a jsonl/json/csv/parquet file (or a JSON list of strings)."""
-    import json
-    from pathlib import Path
-
-    file = Path(str(path)).expanduser()
-    if file.is_file() and file.suffix == ".json":
-        # MUSE's privleak files are plain JSON lists of strings.
-        try:
-            value = json.loads(file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            value = None
-        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            records = [Record({"text": v}, str(path), i) for i, v in enumerate(value, start=1)]
-            return examples_from_records(records[:limit] if limit else records)
-    records = load_records(path, limit=limit)
-    return examples_from_records(records)
-
-
 @dataclass
 class TokenStats:
     """Per-token statistics of one example's target tokens under a model."""
@@ -136,7 +70,8 @@ def token_statistics(
     encoded = [encode_prompt_answer(tokenizer, e.prompt, e.target) for e in examples]
     if max_length:
         encoded = [(ids[:max_length], start) for ids, start in encoded]
-    scores = score_tokens(model, encoded, pad_token_id(tokenizer), batch_size, distribution=True)
+    scores = score_tokens(model, encoded, pad_token_id(tokenizer), batch_size, distribution=True,
+                          description="scoring tokens")
     stats = []
     for (ids, start), s in zip(encoded, scores):
         if start >= len(ids):
