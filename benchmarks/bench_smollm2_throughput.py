@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prompts-at-batch-1", type=int, default=4, help="prompts timed one at a time")
     parser.add_argument("--score-pairs", type=int, default=64)
     parser.add_argument("--score-batch-size", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per path, alternating (best kept)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/smollm2_throughput"))
     return parser.parse_args(argv)
 
@@ -68,16 +68,27 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def best_time(fn, repeats: int, device: torch.device, warmup=None):
-    (warmup or fn)()  # warm-up (allocations, kernels)
-    best, result = float("inf"), None
+def best_times_interleaved(a, b, repeats: int, device: torch.device, warmup_a=None, warmup_b=None):
+    """Best-of-``repeats`` times of ``a`` and ``b``, run alternately (a, b, a, b, ...), so a
+    drift in machine load or allocator state falls on both paths alike rather than on
+    whichever runs second."""
+    (warmup_a or a)()
+    (warmup_b or b)()
+    best_a = best_b = float("inf")
+    result_a = result_b = None
     for _ in range(repeats):
-        sync(device)
-        start = time.perf_counter()
-        result = fn()
-        sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        for which in ("a", "b"):
+            fn = a if which == "a" else b
+            sync(device)
+            start = time.perf_counter()
+            result = fn()
+            sync(device)
+            elapsed = time.perf_counter() - start
+            if which == "a":
+                best_a, result_a = min(best_a, elapsed), result
+            else:
+                best_b, result_b = min(best_b, elapsed), result
+    return (best_a, result_a), (best_b, result_b)
 
 
 @torch.inference_mode()
@@ -130,13 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         n = args.prompts_at_batch_1 if bs == 1 else bs
         prompts = [prompts_all[i % len(prompts_all)] for i in range(n)]
         backend.batch_size = bs
-        t_plain, plain_ids = best_time(
-            lambda: plain_generate(model, tokenizer, prompts, bs, args.new_tokens), args.repeats, device,
-            warmup=lambda: plain_generate(model, tokenizer, prompts[:bs], bs, 2),
-        )
-        t_ours, ours = best_time(
+        (t_plain, plain_ids), (t_ours, ours) = best_times_interleaved(
+            lambda: plain_generate(model, tokenizer, prompts, bs, args.new_tokens),
             lambda: backend.generate(prompts, max_new_tokens=args.new_tokens), args.repeats, device,
-            warmup=lambda: backend.generate(prompts[:bs], max_new_tokens=2),
+            warmup_a=lambda: plain_generate(model, tokenizer, prompts[:bs], bs, 2),
+            warmup_b=lambda: backend.generate(prompts[:bs], max_new_tokens=2),
         )
         tokens = sum(len(ids) for ids in plain_ids)
         plain_texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in plain_ids]
@@ -151,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     pairs = [(prompts_all[i % len(QUESTIONS)], answers[i % len(QUESTIONS)]) for i in range(args.score_pairs)]
     sp, sa = [p for p, _ in pairs], [a for _, a in pairs]
     backend.batch_size = args.score_batch_size
-    t_plain, scored = best_time(lambda: plain_score(model, tokenizer, sp, sa, args.score_batch_size), args.repeats, device)
-    t_ours, logps = best_time(lambda: backend.logprobs(sp, sa), args.repeats, device)
+    (t_plain, scored), (t_ours, logps) = best_times_interleaved(
+        lambda: plain_score(model, tokenizer, sp, sa, args.score_batch_size),
+        lambda: backend.logprobs(sp, sa), args.repeats, device,
+    )
     ours_tokens = sum(len(x) for x in logps)
     results["scoring"] = {"pairs": len(pairs), "batch_size": args.score_batch_size, "scored_tokens": ours_tokens,
                           "plain_scored_tokens": scored,
