@@ -57,6 +57,7 @@ __all__ = [
     "pad_token_id",
     "qa_prompt",
     "qa_text",
+    "few_shot_prompt",
     "question_prompt",
     "start_token_id",
 ]
@@ -103,6 +104,20 @@ def question_prompt(tokenizer: Any, question: str, *, system: str | None = None)
         return chat_prompt(tokenizer, messages)
     prompt = qa_prompt(question)
     return f"{system.strip()}\n{prompt}" if system else prompt
+
+
+def few_shot_prompt(tokenizer: Any, shots: Sequence[tuple[str, str]], question: str) -> str:
+    """``question`` after worked ``(question, answer)`` examples: earlier user/assistant turns
+    of the chat template when the model has one, QA blocks separated by a blank line
+    otherwise (MUSE's in-context format for KnowMem)."""
+    if has_chat_template(tokenizer):
+        messages: list[dict[str, str]] = []
+        for shot_question, shot_answer in shots:
+            messages += [{"role": "user", "content": shot_question.strip()},
+                         {"role": "assistant", "content": shot_answer.strip()}]
+        messages.append({"role": "user", "content": question.strip()})
+        return chat_prompt(tokenizer, messages)
+    return "".join(f"{qa_prompt(q)} {a}\n\n" for q, a in shots) + qa_prompt(question)
 
 
 def qa_text(question: str, answer: str) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 
 from reliant.core.models import greedy_generate, length_batches, score_tokens
 from reliant.core.progress import batch_progress
-from reliant.core.prompts import check_pairs, encode_prompt_answer, pad_token_id, qa_prompt
+from reliant.core.prompts import check_pairs, encode_prompt_answer, few_shot_prompt, pad_token_id, question_prompt
 from reliant.unlearning import metrics
 
 TOFU_UTILITY_SETS = ("retain", "real_authors", "world_facts")
@@ -95,7 +95,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int, b
 
 def _mean_nll(model, tokenizer, questions: Sequence[str], answers: Sequence[str], batch_size: int,
               progress: str | None = None) -> np.ndarray:
-    prompts = [qa_prompt(q) for q in questions]
+    prompts = [question_prompt(tokenizer, q) for q in questions]
     per_sample = answer_logprobs(model, tokenizer, prompts, list(answers), batch_size=batch_size, progress=progress)
     return np.array([-float(t.float().mean()) if t.numel() else 0.0 for t in per_sample])
 
@@ -145,7 +145,7 @@ def score_tofu_set(
     else:
         probability = metrics.probability_from_nll(answer_nll)
     generations = generate(
-        model, tokenizer, [qa_prompt(q) for q in questions], max_new_tokens=max_new_tokens, batch_size=batch_size,
+        model, tokenizer, [question_prompt(tokenizer, q) for q in questions], max_new_tokens=max_new_tokens, batch_size=batch_size,
         progress=_label(progress, "greedy answers"),
     )
     rouge = np.array([metrics.rouge_l_recall(g, a) for g, a in zip(generations, answers)])
@@ -219,8 +219,8 @@ def muse_knowmem(
     model, tokenizer, questions: Sequence[str], answers: Sequence[str], icl: Sequence[dict[str, str]] = (),
     *, max_new_tokens: int = 32, batch_size: int = 8, progress: str | None = None,
 ) -> float:
-    shots = "".join(f"{qa_prompt(s['question'])} {s['answer']}\n\n" for s in icl)
-    prompts = [shots + qa_prompt(q) for q in questions]
+    shots = [(s["question"], s["answer"]) for s in icl]
+    prompts = [few_shot_prompt(tokenizer, shots, q) for q in questions]
     replies = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress)
     return float(np.mean([metrics.rouge_l_f1(r, a) for r, a in zip(replies, answers)]))
 

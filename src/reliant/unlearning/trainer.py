@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 from reliant.core.errors import ConfigError, DataError
 from reliant.core.models import build_qa_batch
 from reliant.core.progress import batch_progress, progress_bar
-from reliant.core.prompts import qa_prompt
+from reliant.core.prompts import question_prompt
 from reliant.unlearning import checkpoints, losses
 from reliant.unlearning.config import UnlearnSettings
 from reliant.unlearning.methods import METHOD_LABELS, SetupEnv, StepContext, available_methods, get_method
@@ -117,7 +117,7 @@ def check_data(settings: UnlearnSettings, data: UnlearnData) -> None:
 
 
 def _qa_batch(tokenizer, pairs: Sequence[tuple[str, str]], max_length: int) -> dict[str, torch.Tensor]:
-    return build_qa_batch(tokenizer, [qa_prompt(q) for q, _ in pairs], [a for _, a in pairs], max_length)
+    return build_qa_batch(tokenizer, [question_prompt(tokenizer, q) for q, _ in pairs], [a for _, a in pairs], max_length)
 
 
 @torch.no_grad()
