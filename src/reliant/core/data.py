@@ -585,6 +585,10 @@ def load_array(
     suffix = file.suffix.lower()
     try:
         if suffix == ".npy":
+            with open(file, "rb") as handle:
+                if handle.read(6) != b"\x93NUMPY":
+                    # np.load would call anything that is not .npy "pickled data".
+                    raise DataError("is not a .npy file (no NumPy header)", file=where, field=name)
             array = np.load(file, allow_pickle=False)
         elif suffix in (".csv", ".txt"):
             array = _load_text_array(file, where, name)
