@@ -127,6 +127,18 @@ def texts_sha256(texts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+def cache_file(folder: str | os.PathLike, texts: Sequence[str], label: str = "") -> Path:
+    """Where the embeddings of ``texts`` are kept inside a cache ``folder`` (``--embedding-cache``):
+    ``<label>-<sha256 of the texts, 16 hex>.npy``, the label (e.g. the data file's name) made
+    file-name safe. :func:`embed` checks model and texts again from the sidecar before reuse."""
+    import re
+
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(label).rstrip("/")).name.split(".")[0]) if label else ""
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{stem + '-' if stem else ''}{texts_sha256(texts)[:16]}.npy"
+
+
 def _meta_path(cache: Path) -> Path:
     return cache.with_name(cache.name + ".meta.json")
 

@@ -7,7 +7,6 @@ torch, embeds a text or loads an LLM, so a bad file is a one-line error within a
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,13 +38,10 @@ def _local_inputs(*paths) -> list[Path]:
 
 
 def embedding_cache_file(folder: Path, source: str, texts: list[str]) -> Path:
-    """Where the embeddings of ``texts`` from ``source`` are kept inside ``folder``:
-    ``<source name>-<sha256 of the texts, 16 hex>.npy`` (core.embeddings then checks the
-    model and the texts again from its sidecar before reusing it)."""
-    from reliant.core.embeddings import texts_sha256  # deliberately lazy: imports torch
+    """Where the embeddings of ``texts`` from ``source`` are kept inside ``folder``."""
+    from reliant.core.embeddings import cache_file  # deliberately lazy: imports torch
 
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(source).rstrip("/")).name.split(".")[0]) or "data"
-    return Path(folder).expanduser() / f"{stem}-{texts_sha256(texts)[:16]}.npy"
+    return cache_file(folder, texts, label=source)
 
 
 def _embed(texts: list[str], source: str, cache_folder: Path | None) -> np.ndarray:

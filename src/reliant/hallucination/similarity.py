@@ -47,10 +47,9 @@ class TextEncoder:
         if new:
             cache = None
             if self.cache_dir is not None:
-                from reliant.core.embeddings import texts_sha256
+                from reliant.core.embeddings import cache_file
 
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                cache = self.cache_dir / f"{texts_sha256(new)[:20]}.npy"
+                cache = cache_file(self.cache_dir, new)
             vectors = np.asarray(
                 embed(new, self.model, batch_size=self.batch_size, show_progress=self.show_progress, cache=cache),
                 dtype=np.float32,
