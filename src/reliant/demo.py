@@ -75,7 +75,10 @@ def stage_foundation(run: RunDirectory, config: DemoConfig) -> dict:
             ax.set_ylabel("loss (answer tokens)")
             ax.set_yscale("log")
             ax.set_title("Tiny built-in LM learning the fictitious-people corpus")
-            run.add_figure("Tiny LM training loss", fig, caption=f"Model cached at {model_dir}.")
+            run.add_figure("Tiny LM training loss", fig,
+                           caption="the loss should fall by orders of magnitude: the tiny LM memorises the "
+                                   f"corpus, so later stages have facts to forget and members to detect "
+                                   f"(model cached at {model_dir}).")
 
     # Paraphrase retrieval: does the embedder map each reworded answer to its own fact?
     truths = [r["answer"] for r in records]
@@ -92,7 +95,9 @@ def stage_foundation(run: RunDirectory, config: DemoConfig) -> dict:
     ax.set_xlabel("cosine similarity (all-MiniLM-L6-v2)")
     ax.set_ylabel("QA pairs")
     ax.legend()
-    run.add_figure("Embedding neighbours", fig, caption=f"Paraphrase → answer retrieval: top-1 {top1:.1%}, top-5 {top5:.1%}.")
+    run.add_figure("Embedding neighbours", fig,
+                   caption="the green mass (a paraphrase vs its own answer) should sit right of the orange one (vs the "
+                           f"next-nearest answer): retrieval then finds the right fact (top-1 {top1:.1%}, top-5 {top5:.1%}).")
 
     rows = [
         {"question": r["question"], "trained answer": r["answer"], "tiny LM answer": a, "exact": bool(e)}
