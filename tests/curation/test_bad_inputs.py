@@ -53,7 +53,7 @@ FEATURES_CASES = {
     "labels missing": (["--labels", "{tmp}/nope.npy"], {}, "nope.npy: field 'labels': no such file"),
     "labels is a folder": (["--labels", "{tmp}"], {}, "field 'labels': is a folder, expected a file"),
     "labels not an array": (["--labels", "{tmp}/bad.npy"], {"bad.npy": b"\x00\x01garbage\xff" * 8},
-                            "bad.npy: field 'labels': cannot read array"),
+                            "bad.npy: field 'labels': is not a .npy file"),
     "labels fewer rows": (["--labels", "{tmp}/short.npy"], {"short.npy": np.zeros(ROWS - 1, dtype=np.int64)},
                           f"has {ROWS - 1} labels but there are {ROWS} feature rows"),
     "labels negative": (["--labels", "{tmp}/neg.npy"], {"neg.npy": np.where(np.arange(ROWS) == 4, -2, 1)},
