@@ -28,6 +28,8 @@ and one import line in ``reliant/unlearning/methods/__init__.py``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import dataclasses
 import importlib
 import random
@@ -156,7 +158,7 @@ class StepContext:
         return [self.retain[i] for i in self.indices]
 
 
-class UnlearningMethod:
+class UnlearningMethod(ABC):
     """Base class of every registered method (see the module docstring)."""
 
     name: ClassVar[str] = ""
@@ -185,8 +187,9 @@ class UnlearningMethod:
     def setup(self, env: SetupEnv) -> None:  # noqa: B027 - optional hook
         """Once before training, on the original model."""
 
+    @abstractmethod
     def loss(self, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        raise NotImplementedError
+        """The step's loss to minimise and its named parts (floats, for logs and reports)."""
 
 
 REGISTRY: dict[str, type[UnlearningMethod]] = {}
