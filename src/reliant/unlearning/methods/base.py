@@ -28,12 +28,11 @@ and one import line in ``reliant/unlearning/methods/__init__.py``.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import dataclasses
 import importlib
 import random
 import typing
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
