@@ -117,3 +117,31 @@ def test_curate_rate_against_the_server(server, tmp_path, capsys):
     assert code == 0, captured.err
     ratings = [json.loads(line) for line in (out / "ratings.jsonl").read_text().splitlines()]
     assert len(ratings) == 2 and all(0 <= r["score"] <= 5 for r in ratings)
+
+
+@pytest.mark.slow
+@needs_smollm2
+@needs_serving
+def test_hallucination_score_with_the_server_as_reference_and_wrong_llm(server, tmp_path, capsys):
+    # FEWL's LLM roles over HTTP: SmolLM2 answers as two references and writes the
+    # intentionally wrong answers; the candidates' own answers come from the file.
+    rows = [
+        {"id": "q1", "question": "What is the capital of France?",
+         "answers": {"right": "Paris is the capital of France.", "wrong": "Lyon is the capital of France."}},
+        {"id": "q2", "question": "How many legs does a spider have?",
+         "answers": {"right": "A spider has eight legs.", "wrong": "A spider has six legs."}},
+        {"id": "q3", "question": "What is the boiling point of water at sea level in Celsius?",
+         "answers": {"right": "Water boils at 100 degrees Celsius.", "wrong": "Water boils at 50 degrees Celsius."}},
+    ]
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = f"{server.spec}?timeout=120&retries=1"
+    out = tmp_path / "fewl"
+    code = run_main(["hallucination", "score", "--data", str(data),
+                     "--reference-llm", f"{spec},{spec}", "--wrong-llm", spec, "--n-wrong", "1",
+                     "--no-correct", "--neighbors", "1", "--max-new-tokens", "24", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_references"] == 2
+    assert {m["model"] for m in metrics["models"]} == {"right", "wrong"}
