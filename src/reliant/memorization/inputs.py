@@ -20,23 +20,32 @@ import numpy as np
 
 from reliant.core.data import Record, load_records
 from reliant.core.errors import DataError
-from reliant.core.prompts import qa_prompt
+from reliant.core.prompts import qa_prompt, question_prompt
 
 __all__ = ["ClassifierData", "Example", "examples_from_records", "load_classifier_data", "load_examples"]
 
 
 @dataclass(frozen=True)
 class Example:
-    """One text to probe: ``prompt`` (may be empty) and the ``target`` text that is scored."""
+    """One text to probe: ``prompt`` (may be empty) and the ``target`` text that is scored.
+
+    A question/answer example also keeps its ``question``, so that a model with a chat
+    template is probed through that template (:meth:`prompt_for`), as it was fine-tuned by
+    ``reliant unlearn``; ``prompt`` is the plain QA format the tiny LMs use."""
 
     prompt: str
     target: str
     source: str = ""
     line: int | None = None
+    question: str | None = None
 
     @property
     def label(self) -> str:
         return f"{self.source}:{self.line}" if self.line is not None else self.source
+
+    def prompt_for(self, tokenizer: Any) -> str:
+        """The prompt as ``tokenizer``'s model is asked it (the chat template if it has one)."""
+        return question_prompt(tokenizer, self.question) if self.question is not None else self.prompt
 
 
 def examples_from_records(records: Sequence[dict], source: str = "") -> list[Example]:
@@ -66,7 +75,8 @@ def examples_from_records(records: Sequence[dict], source: str = "") -> list[Exa
                     raise fail(f"expected text, got {type(value).__name__}", name)
                 if not value.strip():
                     raise fail("is empty", name)
-            examples.append(Example(qa_prompt(record["question"]), record["answer"].strip(), src, line))
+            examples.append(Example(qa_prompt(record["question"]), record["answer"].strip(), src, line,
+                                    question=record["question"]))
         else:
             raise fail("missing (a record needs 'text', or 'question' and 'answer')", "text")
     return examples

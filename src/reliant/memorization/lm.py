@@ -67,7 +67,7 @@ def token_statistics(
     the log-probability under the model's next-token distribution at that position (the
     moments Min-K%++ needs), from :func:`reliant.core.models.score_tokens`. Prompt/answer
     boundaries follow :mod:`reliant.core.prompts`."""
-    encoded = [encode_prompt_answer(tokenizer, e.prompt, e.target) for e in examples]
+    encoded = [encode_prompt_answer(tokenizer, e.prompt_for(tokenizer), e.target) for e in examples]
     if max_length:
         encoded = [(ids[:max_length], start) for ids, start in encoded]
     scores = score_tokens(model, encoded, pad_token_id(tokenizer), batch_size, distribution=True,
@@ -145,7 +145,7 @@ def extraction(
     prefixes, suffixes, suffix_ids = [], [], []
     for e in examples:
         if e.prompt:
-            prefixes.append(e.prompt)
+            prefixes.append(e.prompt_for(tokenizer))
             suffixes.append(e.target)
             suffix_ids.append(tokenizer(e.target, add_special_tokens=False)["input_ids"])
             continue
