@@ -58,8 +58,18 @@ TABLE: tuple[Capability, ...] = (
         "collaboration", "collab",
         "Human vs machine: how their mistakes differ, and when a human-machine team beats both.",
     ),
-    Capability("federated", "federated", "Federated learning attacks and defences (CGI on Flower)."),
-    Capability("analytics", "analytics", "Analytics over tables with an LLM (FALM)."),
+    Capability(
+        "construction", "construct",
+        "Automatic dataset construction (ADC): class design, collection, cleaning, noise-robust and long-tail learning.",
+    ),
+    Capability(
+        "federated", "federated",
+        "Federated learning on Flower: robust aggregation and client-side gradient inversion (CGI).",
+    ),
+    Capability(
+        "analytics", "analytics",
+        "Time-aware question answering over dated news, with citations, trends and charts (FALM).",
+    ),
     Capability(
         "serving", "serve",
         "Serve a model (smollm2 by default) over an OpenAI-compatible HTTP API on this machine (transformers serve).",
