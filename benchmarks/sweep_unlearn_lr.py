@@ -29,7 +29,7 @@ from reliant.unlearning.evaluate import evaluate_tofu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--methods", default="flat,ga,npo")
+    parser.add_argument("--methods", default="flat,ga,npo_forget")
     parser.add_argument("--lrs", default="3e-4,1e-3")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)

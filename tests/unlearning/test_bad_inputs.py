@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from reliant.unlearning.methods import REGISTRY
+
 from tests.cli_runner import assert_exit_2_one_line
 
 GOOD = '{"question": "Who wrote it?", "answer": "Someone."}\n'
@@ -39,6 +41,11 @@ def _files(folder: Path) -> None:
         json.dumps({"question": "q", "answer": "a", "paraphrased_answer": "p", "perturbed_answer": "x"}) + "\n"
     )
     (folder / "blank_templates.txt").write_text("\n\n")
+    (folder / "logs_not_json.json").write_text("{not json\n")
+    (folder / "logs_list.json").write_text("[1, 2]")
+    (folder / "logs_no_scores.json").write_text('{"forget_truth_ratio": {"value_by_index": {"0": {"x": 1}}}}')
+    (folder / "logs_bad_auc.json").write_text('{"mia_min_k": {"agg_value": 3}}')
+    (folder / "logs_empty.json").write_text('{"other_metric": {"agg_value": 1}}')
     (folder / "a_folder").mkdir()
     (folder / "muse_empty").mkdir()
     (folder / "muse_bad").mkdir()
@@ -68,9 +75,10 @@ RUN_CASES = {
     "empty templates": ([*FORGET, "--templates", "{tmp}/blank_templates.txt"],
                         "blank_templates.txt: field 'templates': the template answer list is empty"),
     "unknown TOFU split": (["--forget", "tofu:forget99_perturbed"], "field 'forget': unknown TOFU split 'forget99_perturbed'"),
-    "method needs retain": ([*FORGET, "--method", "npo_gd"], "field 'retain': method 'npo_gd' needs --retain FILE"),
+    "method needs retain": ([*FORGET, "--method", "npo"], "field 'retain': method 'npo' needs --retain FILE"),
     "no forget set": ([], "field 'forget': --forget FILE is required"),
-    "unknown method": ([*FORGET, "--method", "rmu"], "field 'train.method': unknown value 'rmu' (choose from: flat, ga"),
+    "unknown method": ([*FORGET, "--method", "magic"], "field 'train.method': unknown value 'magic' (choose from: flat, ga"),
+    "unknown template draw": ([*FORGET, "--template-draw", "never"], "field 'train.template_draw': unknown value 'never'"),
     "NaN flag": ([*FORGET, "--lr", "nan"], "field 'train.lr': must be a finite number > 0"),
     "inf flag": ([*FORGET, "--lr", "inf"], "field 'train.lr'"),
     "out of range": ([*FORGET, "--warmup-ratio", "2"], "field 'train.warmup_ratio': must be in [0, 1]"),
@@ -105,6 +113,20 @@ EVAL_CASES = {
     "MUSE folder without files": (["--muse", "{tmp}/muse_empty"], "muse_empty: no MUSE files found"),
     "MUSE file missing a field": (["--muse", "{tmp}/muse_bad"], "knowmem_forget_qa.json: record 1: field 'answer': missing"),
     "no evaluation set": ([], "field 'forget': give at least one evaluation set"),
+    "retain logs missing": (["--forget", "{tmp}/perturbed.jsonl", "--retain-logs", "{tmp}/nope.json"],
+                            "nope.json: field 'retain_logs': no such file"),
+    "retain logs not JSON": (["--forget", "{tmp}/perturbed.jsonl", "--retain-logs", "{tmp}/logs_not_json.json"],
+                             "logs_not_json.json:1: invalid JSON"),
+    "retain logs not an object": (["--forget", "{tmp}/perturbed.jsonl", "--retain-logs", "{tmp}/logs_list.json"],
+                                  "logs_list.json: retain logs must be a JSON object"),
+    "retain logs without scores": (["--forget", "{tmp}/perturbed.jsonl", "--retain-logs", "{tmp}/logs_no_scores.json"],
+                                   "logs_no_scores.json: field 'forget_truth_ratio': needs value_by_index"),
+    "retain logs AUC out of range": (["--forget", "{tmp}/perturbed.jsonl", "--retain-logs", "{tmp}/logs_bad_auc.json"],
+                                     "logs_bad_auc.json: field 'mia_min_k': agg_value must be an AUC in [0, 1]"),
+    "retain logs without either metric": (["--forget", "{tmp}/perturbed.jsonl", "--retain-logs", "{tmp}/logs_empty.json"],
+                                          "logs_empty.json: holds neither forget_truth_ratio nor mia_min_k"),
+    "retain logs and retrained model": (["--forget", "{tmp}/perturbed.jsonl", "--retain-logs", "{tmp}/logs_empty.json",
+                                         "--retrained-model", "tiny"], "field 'retain_logs': give --retrained-model or"),
     "out of range": (["--forget", "{tmp}/perturbed.jsonl", "--max-new-tokens", "0"], "field 'max_new_tokens'"),
     "negative batch size": (["--forget", "{tmp}/perturbed.jsonl", "--batch-size", "-1"], "field 'batch_size'"),
 }
@@ -163,6 +185,12 @@ def test_run_bad_inputs(tmp_path, capsys, no_models, args, expected):
         assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["forget.jsonl"]  # the input survives
         return
     _run("run", args, expected, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("method", [m for m, cls in REGISTRY.items() if "retain" in cls.needs])
+def test_every_retain_method_names_the_missing_input(tmp_path, capsys, no_models, method):
+    """``unlearn run --method M`` without --retain: one line naming --retain, exit 2."""
+    _run("run", [*FORGET, "--method", method], f"field 'retain': method '{method}' needs --retain FILE", tmp_path, capsys)
 
 
 @pytest.mark.parametrize(("args", "expected"), list(EVAL_CASES.values()), ids=list(EVAL_CASES))

@@ -47,14 +47,14 @@ def _stop_at(monkeypatch, step_to_stop, exc=KeyboardInterrupt):
 def straight_runs(small_lm_dir):
     """The uninterrupted runs every resumed run must reproduce."""
     runs = {}
-    for method in ("gd", "flat", "npo_gd"):
+    for method in ("gd", "flat", "npo"):
         model, tokenizer = load_causal_lm(str(small_lm_dir), device="cpu")
         api.unlearn(model, tokenizer, FORGET, method=method, **KWARGS)
         runs[method] = model
     return runs
 
 
-@pytest.mark.parametrize(("method", "stop_step"), [("gd", 3), ("flat", 3), ("npo_gd", 5), ("gd", 2)])
+@pytest.mark.parametrize(("method", "stop_step"), [("gd", 3), ("flat", 3), ("npo", 5), ("gd", 2)])
 def test_ctrl_c_mid_run_then_resume_reaches_the_uninterrupted_weights(
     small_lm_dir, straight_runs, tmp_path, monkeypatch, method, stop_step
 ):

@@ -24,11 +24,14 @@ import numpy as np
 
 from reliant.unlearning.config import BenchConfig, EvalConfig, MethodParams, RunConfig, UnlearnSettings
 from reliant.unlearning.evaluate import (
+    KNOWMEM_TOKENS,
+    VERBMEM_TOKENS,
     TofuEvaluation,
     evaluate_tofu,
-    min_k_auc,
+    mia_suite,
     muse_knowmem,
     muse_verbmem,
+    privleak_auc,
 )
 from reliant.unlearning.inputs import MuseData, load_muse, load_qa, load_templates, load_texts, load_tofu, tofu_names
 from reliant.unlearning.methods import METHOD_LABELS, available_methods
@@ -90,9 +93,9 @@ def unlearn(
 ) -> TrainResult:
     """Unlearn ``forget`` (question/answer dicts) from ``model`` in place.
 
-    ``templates``: refusal answers paired at random with forget questions (FLAT, IdkDPO);
-    default TOFU's ``idontknow`` list. A forget record with its own ``template`` field uses
-    that instead. ``overrides`` set :class:`UnlearnSettings` fields (``epochs=3``) or method
+    ``templates``: refusal answers paired at random with forget questions (FLAT, IdkDPO),
+    redrawn every epoch unless ``template_draw="once"``; default TOFU's ``idontknow`` list.
+    A forget record with its own ``template`` field always uses that. ``overrides`` set :class:`UnlearnSettings` fields (``epochs=3``) or method
     parameters (``beta=0.2``, ``divergence="js"``), checked like the command line's flags.
 
     ``checkpoint_dir`` with ``checkpoint_every=N`` (epochs) or ``checkpoint_steps=N``
@@ -110,6 +113,8 @@ def unlearn(
         forget=[(r["question"], r["answer"]) for r in forget],
         templates=pairs_templates,
         retain=[(r["question"], r["answer"]) for r in (retain or [])],
+        template_pool=pool,
+        own_template=[bool(r.get("template")) for r in forget],
     )
     return unlearn_model(
         model, tokenizer, data, settings,
@@ -119,10 +124,15 @@ def unlearn(
     )
 
 
-def evaluate_muse(model: Any, tokenizer: Any, data: MuseData, *, max_new_tokens: int = 64, batch_size: int = 8,
-                  progress: str | None = None) -> dict[str, float]:
-    """VerbMem, KnowMem (forget/retain) and the Min-K% (K=40%) forget-vs-holdout AUC that
-    PrivLeak compares with the retrained model's. ``progress`` names the progress bars."""
+def evaluate_muse(model: Any, tokenizer: Any, data: MuseData, *, verbmem_tokens: int = VERBMEM_TOKENS,
+                  knowmem_tokens: int = KNOWMEM_TOKENS, batch_size: int = 8, progress: str | None = None,
+                  reference: Any = None) -> dict[str, float]:
+    """MUSE's numbers on MUSE's 0-100 scale: VerbMem (128 new tokens against the reference
+    cut to 128 tokens), KnowMem forget/retain (32 tokens, cut at MUSE's stop strings), the
+    membership-attack AUCs on privleak_forget vs privleak_holdout (``mia_*``, forget texts as
+    members, from :mod:`reliant.memorization.api`; ``reference`` adds the reference attack)
+    and ``forget_holdout_auc``, MUSE's Min-40% AUC (holdout texts positive) that PrivLeak
+    compares with the retrained model's. ``progress`` names the progress bars."""
     out: dict[str, float] = {}
 
     def label(what: str) -> str | None:
@@ -131,19 +141,20 @@ def evaluate_muse(model: Any, tokenizer: Any, data: MuseData, *, max_new_tokens:
     if data.verbmem_forget:
         out["verbmem_forget"] = muse_verbmem(
             model, tokenizer, [r["prompt"] for r in data.verbmem_forget], [r["gt"] for r in data.verbmem_forget],
-            max_new_tokens=max_new_tokens, batch_size=batch_size, progress=label("VerbMem"),
+            max_new_tokens=verbmem_tokens, batch_size=batch_size, progress=label("VerbMem"),
         )
     for split in ("forget", "retain"):
         qa = getattr(data, f"knowmem_{split}")
         if qa:
             out[f"knowmem_{split}"] = muse_knowmem(
                 model, tokenizer, [r["question"] for r in qa], [r["answer"] for r in qa],
-                getattr(data, f"knowmem_{split}_icl") or (), max_new_tokens=32, batch_size=batch_size,
+                getattr(data, f"knowmem_{split}_icl") or (), max_new_tokens=knowmem_tokens, batch_size=batch_size,
                 progress=label(f"KnowMem {split}"),
             )
     if data.privleak_forget and data.privleak_holdout:
-        out["mink_auc_forget_vs_holdout"] = min_k_auc(model, tokenizer, data.privleak_forget, data.privleak_holdout,
-                                                      progress=label("PrivLeak"))
+        out.update(mia_suite(model, tokenizer, data.privleak_forget, data.privleak_holdout, batch_size=batch_size,
+                             reference=reference, progress=label("membership attacks")))
+        out["forget_holdout_auc"] = privleak_auc(out)
     return out
 
 

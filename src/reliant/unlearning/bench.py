@@ -7,7 +7,10 @@ data without the forget authors (TOFU's retain-only gold reference). Both share 
 tokenizer, as fine-tunes of one base model would. Each method then unlearns the forget
 authors from a fresh copy of the target, and is scored with TOFU's metrics (forget
 quality against the retrained model, model utility) and MUSE's (VerbMem on forget answers,
-PrivLeak from the Min-K% attack on forget vs never-seen holdout authors).
+PrivLeak from the Min-K% attack on forget vs never-seen holdout authors, with MUSE's AUC
+convention: a target that still knows the forget authors reads about -100 %, the retrained
+model 0; the other membership attacks of :mod:`reliant.memorization.api` are reported as
+``mia_*`` AUCs).
 
 To keep the benchmark affordable on two CPU cores, the retain side is the first 20 authors
 of TOFU (``retain_perturbed``, the 400 QA TOFU evaluates on) rather than all 180 or 190;
@@ -32,7 +35,7 @@ from reliant.core.progress import progress_bar
 from reliant.core.prompts import qa_prompt, qa_text
 from reliant.unlearning import metrics
 from reliant.unlearning.config import SPLITS, BenchConfig, MethodParams, UnlearnSettings
-from reliant.unlearning.evaluate import TofuEvaluation, evaluate_tofu, muse_verbmem, text_min_k_scores
+from reliant.unlearning.evaluate import TofuEvaluation, evaluate_tofu, mia_suite, muse_verbmem, privleak_auc
 from reliant.unlearning.methods import METHOD_LABELS, available_methods
 
 __all__ = ["BenchConfig", "BenchData", "run_benchmark", "score_model", "tofu_bench_data", "train_reference_models"]
@@ -118,7 +121,8 @@ def train_reference_models(data: BenchData, settings: Any, label: str) -> tuple[
 class ModelScores:
     metrics: dict[str, float]
     evaluation: TofuEvaluation
-    mink_auc: float
+    forget_holdout_auc: float
+    """MUSE's Min-K% AUC, holdout texts positive (what PrivLeak compares)."""
     samples: list[str]
 
 
@@ -147,14 +151,12 @@ def score_model(model: Any, tokenizer: Any, data: BenchData, config: BenchConfig
     utility = evaluation.model_utility()
     flat["model_utility"] = utility
     prompts, truths = _verbmem_pairs(data.forget)
-    flat["verbmem_forget"] = muse_verbmem(model, tokenizer, prompts, truths, max_new_tokens=config.max_new_tokens,
-                                          batch_size=32, progress=label("VerbMem"))
-    members = text_min_k_scores(model, tokenizer, [qa_text(r["question"], r["answer"]) for r in data.forget],
-                                batch_size=32, progress=label("Min-K% forget"))
-    nonmembers = text_min_k_scores(model, tokenizer, [qa_text(r["question"], r["answer"]) for r in data.holdout],
-                                   batch_size=32, progress=label("Min-K% holdout"))
-    auc = float(metrics.auc_members_vs_nonmembers(members, nonmembers))
-    flat["mink_auc_forget_vs_holdout"] = auc
+    flat["verbmem_forget"] = muse_verbmem(model, tokenizer, prompts, truths, batch_size=32, progress=label("VerbMem"))
+    flat.update(mia_suite(model, tokenizer, [qa_text(r["question"], r["answer"]) for r in data.forget],
+                          [qa_text(r["question"], r["answer"]) for r in data.holdout], batch_size=32,
+                          progress=label("membership attacks")))
+    auc = privleak_auc(flat)
+    flat["forget_holdout_auc"] = auc
     samples = greedy_generate(model, tokenizer, [qa_prompt(q) for q in sample_questions], max_new_tokens=config.max_new_tokens)
     return ModelScores(flat, evaluation, auc, samples)
 
@@ -163,18 +165,17 @@ def _with_reference(scores: ModelScores, retrained: ModelScores) -> None:
     scores.metrics["forget_quality"] = float(
         metrics.forget_quality(scores.evaluation.forget_truth_ratios(), retrained.evaluation.forget_truth_ratios())
     )
-    scores.metrics["privleak"] = float(metrics.privleak(scores.mink_auc, retrained.mink_auc))
+    scores.metrics["privleak"] = float(metrics.privleak(scores.forget_holdout_auc, retrained.forget_holdout_auc))
 
 
 # --------------------------------------------------------------------------- the run
 
 
 def method_settings(config: BenchConfig, method: str) -> UnlearnSettings:
-    """The training settings of one benchmarked method (SimNPO keeps its paper's beta)."""
+    """The training settings of one benchmarked method: the bench's shared rate, epochs and
+    batch, FLAT's divergence, and every method's own published defaults."""
     lr = config.lr if config.lr is not None else DEFAULT_LR[method]
-    params = MethodParams(
-        divergence=config.flat.divergence, reduction=config.flat.reduction, beta=4.5 if method == "simnpo" else 0.1,
-    )
+    params = MethodParams(divergence=config.flat.divergence, reduction=config.flat.reduction)
     return UnlearnSettings(
         method=method, epochs=config.epochs, lr=lr, batch_size=config.batch_size, seed=config.seed, method_params=params,
     )
@@ -263,7 +264,9 @@ def _table(rows: dict[str, ModelScores], timings: dict[str, dict[str, float]]) -
                 "forget ROUGE-L": m["forget/rouge_l_recall"],
                 "forget prob": m["forget/probability"],
                 "retain ROUGE-L": m["retain/rouge_l_recall"],
+                "extraction strength": m["forget/extraction_strength"],
                 "VerbMem": m["verbmem_forget"],
+                "MIA Min-K++ AUC": m["mia_min_k_pp"],
                 "PrivLeak %": m["privleak"],
                 "seconds": timings.get(name, {}).get("seconds", float("nan")),
             }
@@ -278,7 +281,7 @@ def _claim(rows: dict[str, ModelScores], methods: list[str]) -> dict[str, Any]:
         return {}
     flat = rows["flat"].metrics
     target = rows["target"].metrics
-    compared = {m: rows[m].metrics["model_utility"] for m in ("ga", "gd", "npo") if m in rows}
+    compared = {m: rows[m].metrics["model_utility"] for m in ("ga", "gd", "npo", "npo_forget") if m in rows}
     return {
         "flat_forget_quality_over_target": flat["forget_quality"] / max(target["forget_quality"], 1e-300),
         "flat_model_utility": flat["model_utility"],
@@ -316,7 +319,8 @@ def _report(run: Any, config: BenchConfig, rows, table, histories, sample_questi
         caption="Compare each method's row with the retrained row (the goal) and the target row (the start). "
         "Forget quality: KS-test p-value of forget-set truth ratios against the retrained model (higher is "
         "better; the retrained model scores 1). Model utility: TOFU's harmonic mean over retain, real authors and "
-        "world facts. PrivLeak: relative Min-K% AUC gap to the retrained model (0 is ideal).",
+        "world facts. PrivLeak: relative gap of MUSE's Min-K% AUC to the retrained model's (0 is ideal; about -100 "
+        "means the forget set still looks trained on). VerbMem on MUSE's 0-100 scale.",
     )
 
     fig, ax = new_figure(6.4, 4.2)

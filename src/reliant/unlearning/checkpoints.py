@@ -213,7 +213,8 @@ def save(
         tmp.mkdir()
         save_file(trainable_state(model), str(tmp / "model.safetensors"))
         torch.save(
-            {"optimizer": optimizer_state, "scheduler": boundary["scheduler"], "rng": boundary["rng"]}, tmp / "state.pt"
+            {"optimizer": optimizer_state, "scheduler": boundary["scheduler"], "rng": boundary["rng"],
+             "method": boundary.get("method", {})}, tmp / "state.pt"
         )
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         for file in tmp.iterdir():

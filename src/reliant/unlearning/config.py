@@ -58,6 +58,10 @@ class UnlearnSettings:
     max_grad_norm: float = option(1.0, "Gradient clipping norm (0: no clipping).", min=0)
     max_length: int = option(192, "Longest question + answer, in tokens (longer ones are cut).", min=1)
     compile: bool = option(False, "torch.compile the model.")
+    template_draw: str = option(
+        "redraw", "Template answers (FLAT, IdkDPO): redraw a refusal for every forget question each epoch, as the "
+        "official FLAT data pipeline does, or draw once for the whole run.", choices=("redraw", "once"),
+    )
     seed: int = seed_option()
     method_params: MethodParams = field(default_factory=MethodParams)  # type: ignore[valid-type]
 
@@ -80,7 +84,10 @@ class RunConfig:
         None, "Retain QA, for the methods that use it ("
         + ", ".join(name for name, cls in REGISTRY.items() if "retain" in cls.needs) + ")."
     )
-    templates: Optional[str] = option(None, "Template answers for FLAT/IdkDPO (default: TOFU's idontknow list).")
+    templates: Optional[str] = option(
+        None, "Template answers for the methods that use them ("
+        + ", ".join(name for name, cls in REGISTRY.items() if "template" in cls.needs) + "; default: TOFU's idontknow list)."
+    )
     eval_forget: Optional[str] = option(None, "Forget QA with perturbed answers to evaluate on (default: --forget).")
     eval_retain: Optional[str] = option(None, "Retain QA to evaluate on (default: --retain).")
     lora_r: int = option(0, "Train LoRA adapters of this rank instead of all weights (0: full fine-tuning).", min=0)
@@ -111,12 +118,20 @@ class EvalConfig:
     real_authors: Optional[str] = option(None, "TOFU real_authors_perturbed (or tofu:real_authors_perturbed).")
     world_facts: Optional[str] = option(None, "TOFU world_facts_perturbed (or tofu:world_facts_perturbed).")
     retrained_model: Optional[str] = option(None, "Retain-only model, for forget quality and PrivLeak.")
+    retain_logs: Optional[str] = option(
+        None, "A stored evaluation of the retain-only model in OpenUnlearning's format (TOFU_EVAL.json: "
+        "forget_truth_ratio value_by_index, mia_min_k agg_value), used instead of --retrained-model; "
+        "every eval run writes one.", path="file",
+    )
     muse: Optional[str] = option(None, "Folder of MUSE files (knowmem_*, verbmem_forget, privleak_*).", path="dir")
-    max_new_tokens: int = option(64, "Longest greedy answer, in tokens.", min=1)
+    max_new_tokens: int = option(200, "Longest greedy TOFU answer, in tokens (TOFU / OpenUnlearning: 200; MUSE's "
+                                 "VerbMem and KnowMem keep their own 128 and 32).", min=1)
     batch_size: int = option(16, "Questions scored per batch.", min=1)
     seed: int = seed_option()
 
     def validate(self) -> None:
+        if self.retain_logs and self.retrained_model:
+            raise ConfigError("give --retrained-model or --retain-logs, not both", field="retain_logs")
         if not any((self.forget, self.retain, self.real_authors, self.world_facts, self.muse)):
             raise ConfigError(
                 "give at least one evaluation set (--forget, --retain, --real-authors, --world-facts) or --muse",
@@ -140,7 +155,7 @@ class BenchConfig:
     flat: FlatParams = field(default_factory=FlatParams)
     target_epochs: int = option(30, "Epochs of the target and retrained tiny LMs (cached once built).", min=1)
     eval_retain: int = option(100, "Retain questions scored per model.", min=1)
-    max_new_tokens: int = option(48, "Longest greedy answer, in tokens.", min=1)
+    max_new_tokens: int = option(200, "Longest greedy TOFU answer, in tokens (TOFU / OpenUnlearning: 200).", min=1)
     samples: int = option(4, "Forget questions whose generations the report shows.", min=0)
     seed: int = seed_option()
 

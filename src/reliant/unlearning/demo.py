@@ -1,4 +1,4 @@
-"""The unlearning stage of ``reliant demo``: FLAT, GA and NPO forgetting 10% of the
+"""The unlearning stage of ``reliant demo``: FLAT, GA and NPO (forget only) forgetting 10% of the
 built-in fictitious people from a small tiny LM, scored against the same tiny LM trained
 without them (both built once, then cached)."""
 
@@ -57,7 +57,7 @@ def builtin_demo(run: Any, seed: int) -> dict:
     evaluations: dict[str, TofuEvaluation] = {"retrained": retrained}
     model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
     evaluations["target"] = score(model, tokenizer, "target")
-    for method in ("flat", "ga", "npo"):
+    for method in ("flat", "ga", "npo_forget"):
         model, tokenizer = load_causal_lm(str(target_dir), device="cpu")
         unlearn(model, tokenizer, forget, method=method, epochs=5, lr=DEFAULT_LR[method], seed=seed)
         evaluations[method] = score(model, tokenizer, method)

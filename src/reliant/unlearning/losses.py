@@ -21,6 +21,9 @@ Methods and sources:
   ICLR 2025; official code ``UCSC-REAL/FLAT``, ``dataloader.py``
   (``CustomTrainerForgetting.compute_loss``, branch ``loss_type == "cl"``, with
   ``ProbLossStable`` and ``get_contrastive_loss``).
+* WGA, SatImp, CE-U, UNDIAL, RMU, PDU -- see each function's docstring for its paper and
+  the OpenUnlearning function it matches (``src/trainer/utils.py``, ``unlearn/ceu.py``,
+  ``unlearn/rmu.py``, ``unlearn/pdu.py``).
 * GA, GradDiff, KL-on-retain, NPO, SimNPO, IdkDPO -- the formulas of OpenUnlearning
   (``locuslab/open-unlearning``, ``src/trainer/unlearn/*.py`` and
   ``src/trainer/utils.py``). Every OpenUnlearning method except GA derives from
@@ -49,6 +52,7 @@ __all__ = [
     "add_retain_term",
     "answer_token_counts",
     "answer_token_logprobs",
+    "ceu_loss",
     "dpo_loss",
     "flat_answer_probability",
     "flat_loss",
@@ -56,10 +60,15 @@ __all__ = [
     "gd_loss",
     "kl_retain_loss",
     "npo_loss",
+    "pdu_forget_loss",
+    "rmu_activation_loss",
+    "satimp_loss",
     "sequence_logprob",
     "sequence_nll",
     "simnpo_loss",
     "token_mean_nll",
+    "undial_loss",
+    "wga_loss",
 ]
 
 
@@ -509,3 +518,112 @@ def dpo_loss(
     preferred = preferred_logp_policy_seq - preferred_logp_ref_seq.detach()
     dispreferred = dispreferred_logp_policy_seq - dispreferred_logp_ref_seq.detach()
     return -(2.0 / beta) * F.logsigmoid(beta * (preferred - dispreferred)).mean()
+
+
+# --------------------------------------------------------------------------- token-weighted ascent
+
+
+def _answer_nll_tokens(logits: Tensor, labels: Tensor, name: str) -> tuple[Tensor, Tensor]:
+    """Per-answer-token NLL (flattened, answer tokens only) and its probabilities."""
+    token_logp, mask = _token_logprobs(logits, labels, name)
+    if not bool(mask.any()):
+        raise ValueError(f"{name} batch has no answer tokens (every label is {IGNORE_INDEX})")
+    nll = -token_logp[mask]
+    return nll, nll.detach().neg().exp()
+
+
+def wga_loss(forget_logits: Tensor, forget_labels: Tensor, beta: float = 1.0) -> Tensor:
+    """Weighted gradient ascent (Wang et al., 2025, "Rethinking LLM Unlearning Objectives: A
+    Gradient Perspective and Go Beyond", ICLR 2025): ``-mean_t p_t^beta * NLL_t`` over every
+    answer token of the batch, the weight ``p_t = exp(-NLL_t)`` detached, so tokens the model
+    still predicts well are pushed hardest (OpenUnlearning ``compute_wga_loss``; beta 1)."""
+    beta = _check_beta(beta)
+    nll, prob = _answer_nll_tokens(forget_logits, forget_labels, "forget")
+    return -(prob.pow(beta) * nll).mean()
+
+
+def satimp_loss(forget_logits: Tensor, forget_labels: Tensor, beta1: float = 5.0, beta2: float = 1.0) -> Tensor:
+    """SatImp (Yang et al., 2025, "Exploring Criteria of Loss Reweighting to Enhance LLM
+    Unlearning", ICML 2025): ``-mean_t p_t^beta1 (1 - p_t)^beta2 * NLL_t`` over answer tokens,
+    weights detached -- saturation (``p^beta1``) times importance (``(1-p)^beta2``)
+    (OpenUnlearning ``compute_satimp_loss``; beta1 5, beta2 1)."""
+    beta1, beta2 = _check_beta(beta1), _check_beta(beta2)
+    nll, prob = _answer_nll_tokens(forget_logits, forget_labels, "forget")
+    return -(prob.pow(beta1) * (1.0 - prob).pow(beta2) * nll).mean()
+
+
+def ceu_loss(forget_logits: Tensor, forget_labels: Tensor, ignore_first_n_answer_tokens: int = 1) -> Tensor:
+    """Cross-entropy unlearning, CE-U (Yang et al., 2025, "CE-U: Cross Entropy Unlearning",
+    arXiv:2503.01224): at every answer position the target distribution is the model's own
+    (detached) softmax with the true token's logit set to -inf, and the loss is the cross
+    entropy of the model's distribution against it, averaged over answer positions. The
+    first ``n`` answer tokens are not unlearned (the paper's footnote; OpenUnlearning
+    ``compute_batch_ceu``, n = 1)."""
+    if not isinstance(ignore_first_n_answer_tokens, int) or ignore_first_n_answer_tokens < 0:
+        raise ValueError(f"ignore_first_n_answer_tokens must be an integer >= 0; got {ignore_first_n_answer_tokens!r}")
+    _check_logits_labels(forget_logits, forget_labels, "forget")
+    answer = forget_labels != IGNORE_INDEX
+    skipped = answer & (answer.cumsum(dim=-1) <= ignore_first_n_answer_tokens)
+    labels = forget_labels.masked_fill(skipped, IGNORE_INDEX)[:, 1:]
+    logits = forget_logits[:, :-1, :]
+    valid = labels != IGNORE_INDEX
+    if not bool(valid.any()):
+        raise ValueError("forget batch has no answer tokens left to unlearn after the skipped first tokens")
+    rows = logits[valid].float()
+    target_logits = rows.detach().clone()
+    target_logits.scatter_(-1, labels[valid].unsqueeze(-1), float("-inf"))
+    return F.cross_entropy(rows, F.softmax(target_logits, dim=-1))
+
+
+def undial_loss(forget_logits: Tensor, reference_logits: Tensor, forget_labels: Tensor, beta: float = 10.0) -> Tensor:
+    """UNDIAL (Dong et al., 2025, "UNDIAL: Self-Distillation with Adjusted Logits for Robust
+    Unlearning in Large Language Models", NAACL 2025): self-distillation towards the original
+    model's logits with the true token's logit lowered by ``beta``,
+    ``mean_t CE(softmax(z_ref,t - beta * onehot(y_t)), p_theta,t)`` over the positions that
+    predict answer tokens (beta 10, OpenUnlearning ``configs/trainer/UNDIAL.yaml``).
+
+    OpenUnlearning's ``compute_undial_loss`` averages over every position, prompt and padding
+    included (where its label -100 indexes the vocabulary from the end); this function keeps
+    the paper's answer tokens only."""
+    beta = _check_beta(beta)
+    _check_logits_labels(forget_logits, forget_labels, "forget")
+    if reference_logits.shape != forget_logits.shape:
+        raise ValueError(f"reference logits {tuple(reference_logits.shape)} differ from {tuple(forget_logits.shape)}")
+    labels = forget_labels[:, 1:]
+    valid = labels != IGNORE_INDEX
+    if not bool(valid.any()):
+        raise ValueError(f"forget batch has no answer tokens (every label is {IGNORE_INDEX})")
+    student = forget_logits[:, :-1, :][valid].float()
+    teacher = reference_logits[:, :-1, :][valid].detach().float()
+    teacher = teacher - beta * F.one_hot(labels[valid], teacher.shape[-1]).to(teacher.dtype)
+    return F.cross_entropy(student, F.softmax(teacher, dim=-1))
+
+
+def rmu_activation_loss(activations: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """RMU's activation distance (Li et al., 2024, "The WMDP Benchmark", Representation
+    Misdirection for Unlearning): per sequence, the mean over the masked (answer) tokens of
+    the per-dimension mean squared difference, then the batch mean -- OpenUnlearning's
+    ``RMU.compute_activation_loss``. ``target`` is the scaled random control vector (forget)
+    or the frozen model's activations (retain); ``mask`` ``(B, L)``, True on answer tokens."""
+    if activations.dim() != 3 or mask.shape != activations.shape[:2]:
+        raise ValueError(f"activations {tuple(activations.shape)} and mask {tuple(mask.shape)} do not match")
+    counts = mask.sum(-1)
+    if bool((counts == 0).any()):
+        raise ValueError("a sequence has no answer tokens to compute RMU's activation loss on")
+    squared = (activations.float() - target.detach().float().expand_as(activations)).pow(2).mean(-1)
+    return ((squared * mask).sum(-1) / counts).mean()
+
+
+def pdu_forget_loss(forget_logits: Tensor, forget_labels: Tensor) -> Tensor:
+    """PDU's forget objective (Entesari et al., 2025, "Constrained Entropic Unlearning: A
+    Primal-Dual Framework for Large Language Models"): ``mean_t (max_v z_t,v - mean_v z_t,v)^2``
+    over the positions that predict answer tokens, which is 0 when the next-token logits are
+    flat (maximum entropy). OpenUnlearning's ``PDU.compute_loss`` masks the logits with the
+    unshifted labels; here the positions are those predicting answer tokens, as every
+    other loss in this module."""
+    _check_logits_labels(forget_logits, forget_labels, "forget")
+    valid = forget_labels[:, 1:] != IGNORE_INDEX
+    if not bool(valid.any()):
+        raise ValueError(f"forget batch has no answer tokens (every label is {IGNORE_INDEX})")
+    rows = forget_logits[:, :-1, :][valid].float()
+    return (rows.max(dim=-1).values - rows.mean(dim=-1)).pow(2).mean()

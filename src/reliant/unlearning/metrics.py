@@ -38,6 +38,10 @@ __all__ = [
     "KNOWMEM_STOP_STRINGS",
     "MODEL_UTILITY_KEYS",
     "auc_members_vs_nonmembers",
+    "exact_memorization",
+    "extraction_strength",
+    "read_retain_logs",
+    "retain_logs",
     "forget_quality",
     "knowmem",
     "min_k_percent_score",
@@ -50,6 +54,7 @@ __all__ = [
     "rouge_l_recall",
     "truth_ratio",
     "truth_ratio_stat_forget",
+    "truth_ratio_prob_mean",
     "truth_ratio_stat_retain",
     "verbmem",
 ]
@@ -180,6 +185,15 @@ def truth_ratio(
     else:
         log_pert = logsumexp(-pert, axis=1) - math.log(pert.shape[1])
     return np.exp(log_pert + para)
+
+
+def truth_ratio_prob_mean(perturbed_mean_nlls: Any, paraphrased_mean_nll: Any) -> np.ndarray:
+    """OpenUnlearning's ``prob_mean`` truth-ratio form, per question:
+    ``P(para) / (P(para) + P(pert))`` with ``P(pert)`` the geometric mean of the perturbed
+    answers' length-normalised probabilities (``truth_ratio`` with ``aggregator: prob_mean``,
+    their meta-evaluation's "extent of knowledge"); averaged over questions it is the reported
+    number. Equals ``1 / (1 + R)`` for TOFU's ratio ``R`` (:func:`truth_ratio`)."""
+    return 1.0 / (1.0 + truth_ratio(perturbed_mean_nlls, paraphrased_mean_nll))
 
 
 def truth_ratio_stat_retain(ratios: Any) -> float:
@@ -346,3 +360,88 @@ def privleak(auc_unlearned: float, auc_retrain: float) -> float:
     if retrain == 0:
         raise ValueError("auc_retrain is 0; PrivLeak divides by it")
     return (unlearned - retrain) / retrain * 100.0
+
+
+# --------------------------------------------------------------------------- memorization
+
+
+def _greedy_flags(greedy_matches: Any) -> np.ndarray:
+    arr = np.asarray(greedy_matches)
+    if arr.ndim != 1 or arr.size == 0 or arr.dtype != bool:
+        raise ValueError("greedy_matches must be a non-empty 1-D boolean array (one flag per answer token)")
+    return arr
+
+
+def exact_memorization(greedy_matches: Any) -> float:
+    """Exact memorization (Tirumala et al., 2022; OpenUnlearning ``exact_memorization``): the
+    share of answer tokens that are the model's greedy prediction given the true prefix.
+    ``greedy_matches[t]`` is True when token ``t`` is the argmax at its position."""
+    return float(_greedy_flags(greedy_matches).mean())
+
+
+def extraction_strength(greedy_matches: Any) -> float:
+    """Extraction strength (Carlini et al., 2021, as OpenUnlearning ``extraction_strength``):
+    ``1 - k / n`` for the smallest ``k`` such that, given the true first ``k`` answer tokens,
+    every later token is the greedy prediction; 0 when even the last token is missed
+    (``k = n``), 1 when the whole answer follows from the question alone."""
+    flags = _greedy_flags(greedy_matches)
+    n = flags.size
+    misses = np.flatnonzero(~flags)
+    k = 0 if misses.size == 0 else int(misses[-1]) + 1
+    return 1.0 - k / n
+
+
+def retain_logs(forget_truth_ratios: Any = None, mia_min_k_auc: float | None = None) -> dict[str, Any]:
+    """An evaluation log in OpenUnlearning's format (``TOFU_EVAL.json``) holding what forget
+    quality and PrivLeak read from a retain model: ``forget_truth_ratio`` (TOFU's ratio ``R``
+    per question under ``value_by_index``) and ``mia_min_k`` (the conventional Min-K% AUC,
+    forget texts as members; PrivLeak uses ``1 - agg_value``)."""
+    logs: dict[str, Any] = {}
+    if forget_truth_ratios is not None:
+        ratios = _check_ratios(_as_array(forget_truth_ratios, "forget_truth_ratios", 1), "forget_truth_ratios")
+        logs["forget_truth_ratio"] = {
+            "agg_value": float(truth_ratio_stat_forget(ratios)),
+            "value_by_index": {str(i): {"score": float(r)} for i, r in enumerate(ratios)},
+        }
+    if mia_min_k_auc is not None:
+        logs["mia_min_k"] = {"agg_value": float(mia_min_k_auc)}
+    return logs
+
+
+def read_retain_logs(path: Any) -> tuple[np.ndarray | None, float | None]:
+    """Forget truth ratios and the MUSE PrivLeak AUC (``1 - mia_min_k``) from a stored
+    OpenUnlearning-format evaluation of the retain model; a malformed file is a one-line
+    DataError naming the file and the key."""
+    import json
+
+    from reliant.core.errors import DataError
+
+    try:
+        logs = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read the retain logs ({type(exc).__name__})", file=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON ({exc.msg})", file=str(path), line=exc.lineno) from None
+    if not isinstance(logs, dict):
+        raise DataError("retain logs must be a JSON object (OpenUnlearning's TOFU_EVAL.json)", file=str(path))
+    ratios = auc = None
+    if "forget_truth_ratio" in logs:
+        try:
+            by_index = logs["forget_truth_ratio"]["value_by_index"]
+            ratios = np.array([float(by_index[k]["score"]) for k in sorted(by_index, key=int)])
+        except (KeyError, TypeError, ValueError):
+            raise DataError("needs value_by_index with a numeric 'score' per index", file=str(path),
+                            field="forget_truth_ratio") from None
+        if ratios.size == 0 or not np.isfinite(ratios).all() or (ratios < 0).any():
+            raise DataError("scores must be finite truth ratios >= 0", file=str(path), field="forget_truth_ratio")
+    if "mia_min_k" in logs:
+        try:
+            auc = float(logs["mia_min_k"]["agg_value"])
+        except (KeyError, TypeError, ValueError):
+            raise DataError("needs a numeric agg_value", file=str(path), field="mia_min_k") from None
+        if not 0 <= auc <= 1:
+            raise DataError(f"agg_value must be an AUC in [0, 1], got {auc}", file=str(path), field="mia_min_k")
+        auc = 1.0 - auc
+    if ratios is None and auc is None:
+        raise DataError("holds neither forget_truth_ratio nor mia_min_k", file=str(path))
+    return ratios, auc

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 from reliant.core.errors import ConfigError, DataError
 from reliant.core.models import build_qa_batch
 from reliant.core.progress import batch_progress, progress_bar
-from reliant.core.prompts import question_prompt
+from reliant.core.prompts import encode_prompt_answer, pad_encoded, pad_token_id, question_prompt
 from reliant.unlearning import checkpoints, losses
 from reliant.unlearning.config import UnlearnSettings
 from reliant.unlearning.methods import METHOD_LABELS, SetupEnv, StepContext, available_methods, get_method
@@ -53,11 +53,18 @@ __all__ = [
 
 @dataclass
 class UnlearnData:
-    """Forget QA, the template answer paired with each forget question, and retain QA."""
+    """Forget QA, the template answer paired with each forget question, and retain QA.
+
+    ``templates`` is the first epoch's draw (one per forget question). With a
+    ``template_pool`` and ``settings.template_draw == "redraw"`` every later epoch draws
+    afresh from the pool (the official FLAT pipeline), except for the questions whose
+    ``own_template`` entry is True (a forget record that brings its own template)."""
 
     forget: list[tuple[str, str]]
     templates: list[str] = field(default_factory=list)
     retain: list[tuple[str, str]] = field(default_factory=list)
+    template_pool: list[str] | None = None
+    own_template: list[bool] | None = None
 
 
 @dataclass
@@ -95,13 +102,29 @@ class TrainingInterrupted(KeyboardInterrupt):
         return self.one_line()
 
 
-def pair_templates(n_forget: int, template_pool: Sequence[str], seed: int) -> list[str]:
+def pair_templates(n_forget: int, template_pool: Sequence[str], seed: int, epoch: int = 0) -> list[str]:
     """Draw one template answer per forget question, reproducibly (FLAT pairs each forget
-    question with a random refusal from the pool)."""
+    question with a random refusal from the pool). Epoch 0 is the run's first draw; every
+    other epoch has its own stream, so a resumed run redraws exactly what it would have."""
     if not template_pool:
         raise DataError("the template answer list is empty", field="templates")
-    rng = random.Random(seed)
-    return [rng.choice(list(template_pool)) for _ in range(n_forget)]
+    rng = random.Random(seed if epoch == 0 else f"{seed}:{epoch}")
+    pool = list(template_pool)
+    return [rng.choice(pool) for _ in range(n_forget)]
+
+
+def epoch_templates(data: UnlearnData, settings: UnlearnSettings) -> list[list[str]]:
+    """The template answer of every forget question in every epoch ``[epoch][question]``."""
+    redraw = settings.template_draw == "redraw" and data.template_pool
+    result = [list(data.templates)]
+    for epoch in range(1, settings.epochs):
+        if not redraw:
+            result.append(result[0])
+            continue
+        drawn = pair_templates(len(data.forget), data.template_pool, settings.seed, epoch)
+        own = data.own_template or [False] * len(drawn)
+        result.append([first if keep else new for first, new, keep in zip(data.templates, drawn, own)])
+    return result
 
 
 def check_data(settings: UnlearnSettings, data: UnlearnData) -> None:
@@ -110,6 +133,8 @@ def check_data(settings: UnlearnSettings, data: UnlearnData) -> None:
         raise DataError("the forget set is empty", field="forget")
     if "retain" in method.needs and not data.retain:
         raise ConfigError(f"method {settings.method!r} needs retain data (--retain FILE)", field="retain")
+    if "template" in method.needs and data.template_pool is not None and not data.template_pool:
+        raise DataError("the template answer list is empty", field="templates")
     if "template" in method.needs and len(data.templates) != len(data.forget):
         raise DataError(
             f"{len(data.templates)} template answers for {len(data.forget)} forget questions", field="templates"
@@ -118,6 +143,27 @@ def check_data(settings: UnlearnSettings, data: UnlearnData) -> None:
 
 def _qa_batch(tokenizer, pairs: Sequence[tuple[str, str]], max_length: int) -> dict[str, torch.Tensor]:
     return build_qa_batch(tokenizer, [question_prompt(tokenizer, q) for q, _ in pairs], [a for _, a in pairs], max_length)
+
+
+class _BatchBuilder:
+    """Tokenises each QA pair once and pads batches from the cached ids, so a step spends
+    its time in the model, not in the tokenizer (the same tensors as :func:`_qa_batch`)."""
+
+    def __init__(self, tokenizer, max_length: int, device) -> None:
+        self.tokenizer, self.max_length, self.device = tokenizer, max_length, device
+        self.pad_id = pad_token_id(tokenizer)
+        self.cache: dict[tuple[str, str], tuple[list[int], int]] = {}
+
+    def __call__(self, pairs: Sequence[tuple[str, str]]) -> dict[str, torch.Tensor]:
+        encoded = []
+        for pair in pairs:
+            ids = self.cache.get(pair)
+            if ids is None:
+                ids = encode_prompt_answer(self.tokenizer, question_prompt(self.tokenizer, pair[0]), pair[1], add_eos=True)
+                self.cache[pair] = ids
+            encoded.append(ids)
+        batch = pad_encoded(encoded, self.pad_id, max_length=self.max_length)
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
 
 @torch.no_grad()
@@ -134,6 +180,23 @@ def _reference_logps(model, tokenizer, pairs, settings: UnlearnSettings, device)
             values.append((token_logps * mask).sum(-1).float().cpu())
             advance()
     return torch.cat(values)
+
+
+@torch.no_grad()
+def _reference_retain_nll(model, tokenizer, pairs, settings: UnlearnSettings, device) -> float:
+    """The token-mean answer NLL of every retain pair under ``model`` (one number)."""
+    model.eval()
+    total, count = 0.0, 0
+    starts = range(0, len(pairs), settings.batch_size)
+    with batch_progress("reference retain NLL", len(starts)) as advance:
+        for start in starts:
+            batch = {k: v.to(device) for k, v in _qa_batch(tokenizer, pairs[start : start + settings.batch_size], settings.max_length).items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            token_logps, mask = losses.answer_token_logprobs(logits, batch["labels"])
+            total += float(-(token_logps * mask).sum())
+            count += int(mask.sum())
+            advance()
+    return total / max(count, 1)
 
 
 class _IndexDataset(torch.utils.data.Dataset):
@@ -237,14 +300,23 @@ def unlearn_model(
     main_pairs = data.retain if method_cls.trains_on == "retain" else data.forget
     model.to(device)
     needs = method_cls.needs
+    templates_by_epoch = epoch_templates(data, settings) if "template" in needs else None
+
+    def reference_retain_nll() -> float:
+        return _reference_retain_nll(model, tokenizer, list(data.retain), settings, device)
+
     method.setup(
         SetupEnv(
             model=model,
             forget=list(data.forget),
-            templates=list(data.templates) if "template" in needs else None,
+            epoch_templates=templates_by_epoch,
             reference_logps=lambda pairs: _reference_logps(model, tokenizer, list(pairs), settings, device),
+            retain=list(data.retain) if "retain" in needs else None,
+            seed=settings.seed,
+            reference_retain_nll=reference_retain_nll if "retain" in needs else None,
         )
     )
+    model.train()
 
     generator = torch.Generator().manual_seed(settings.seed)
     loader = DataLoader(_IndexDataset(len(main_pairs)), batch_size=settings.batch_size, shuffle=True, generator=generator)
@@ -275,9 +347,10 @@ def unlearn_model(
         start_epoch, step, skip = saved.meta["next_epoch"], saved.meta["step"], saved.meta["skip_batches"]
         accelerator.step = saved.meta.get("accumulation_step", 0)
         generator.set_state(state["rng"]["epoch_generator"])
+        if state.get("method"):
+            method.restore(state["method"])
 
-    def build(pairs):
-        return {k: v.to(device) for k, v in _qa_batch(tokenizer, pairs, settings.max_length).items()}
+    build = _BatchBuilder(tokenizer, settings.max_length, device)
 
     history: list[dict[str, float]] = []
     tokens = 0
@@ -293,6 +366,7 @@ def unlearn_model(
             skip_batches=0 if epoch_done else batches_done,
             accumulation_step=accelerator.step,
             scheduler=scheduler.state_dict(),
+            method=method.state(),
             rng={
                 **checkpoints.capture_rng(),
                 "retain": checkpoints.python_rng_state(retain_rng),
@@ -341,9 +415,11 @@ def unlearn_model(
                     with accelerator.accumulate(model):
                         ctx = StepContext(
                             model=model, indices=indices, device=device, forget=data.forget,
-                            templates=data.templates if "template" in needs else None,
+                            templates=templates_by_epoch[epoch] if templates_by_epoch is not None else None,
                             retain=data.retain if "retain" in needs else None,
                             build_batch=build, retain_rng=retain_rng, method=method_cls.name,
+                            process_index=accelerator.process_index, num_processes=accelerator.num_processes,
+                            epoch=epoch,
                         )
                         loss, parts = method.loss(ctx)
                         accelerator.backward(loss)
@@ -353,6 +429,8 @@ def unlearn_model(
                             optimizer.step()
                             scheduler.step()
                             optimizer.zero_grad()
+                            if accelerator.sync_gradients:
+                                method.after_update(parts, epoch)
                             tokens += ctx.tokens
                             step += 1
                             batches_done += 1

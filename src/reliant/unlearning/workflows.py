@@ -8,6 +8,7 @@ error within a second or two.
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ def _eval_sets(forget, retain) -> dict[str, list[dict]]:
     return sets
 
 
-def _score(model, tokenizer, sets, batch_size: int = 16, max_new_tokens: int = 64, progress: str | None = None):
+def _score(model, tokenizer, sets, batch_size: int = 16, max_new_tokens: int = 200, progress: str | None = None):
     from reliant.unlearning.evaluate import evaluate_tofu
 
     return evaluate_tofu(model, tokenizer, sets, batch_size=batch_size, max_new_tokens=max_new_tokens, progress=progress)
@@ -192,7 +193,8 @@ def run_evaluation(config: EvalConfig, out: Path | None, overwrite: bool) -> tup
     comparisons (forget quality, PrivLeak) when a retrained model is given."""
     config = replace_config(config)  # a config built in Python is checked like flags
     names = ("forget", "retain", "real_authors", "world_facts")
-    inputs = _inputs(*(getattr(config, n) for n in names), config.muse, config.model, config.retrained_model)
+    inputs = _inputs(*(getattr(config, n) for n in names), config.muse, config.model, config.retrained_model,
+                     config.retain_logs)
     # Every input is validated before torch is imported or any model is loaded.
     final = check_output_dir(out, config=config, inputs=inputs, overwrite=overwrite, command="unlearn-eval")
     sets: dict[str, list[dict]] = {}
@@ -201,6 +203,11 @@ def run_evaluation(config: EvalConfig, out: Path | None, overwrite: bool) -> tup
         if path:
             sets[name] = [dict(r) for r in load_qa(path, what=name, evaluation=True)]
     muse = load_muse(config.muse) if config.muse else None
+    stored_truth, stored_auc = (None, None)
+    if config.retain_logs:
+        from reliant.unlearning.metrics import read_retain_logs  # numpy/scipy only, no torch
+
+        stored_truth, stored_auc = read_retain_logs(config.retain_logs)
 
     # Heavy imports only now that every input is known to be good.
     from reliant.unlearning import metrics
@@ -210,29 +217,39 @@ def run_evaluation(config: EvalConfig, out: Path | None, overwrite: bool) -> tup
     title = f"Unlearning evaluation of {config.model}"
     with run_directory("unlearn-eval", config, final, title=title, overwrite=overwrite, inputs=inputs) as run:
         results: dict[str, Any] = {}
-        retrained_truth = None
-        retrained_muse: dict[str, float] = {}
+        retrained_truth = stored_truth
+        retrained_auc = stored_auc
         if config.retrained_model:
             model, tokenizer = load_model(config.retrained_model)
             if "forget" in sets:
                 retrained_truth = _score(model, tokenizer, {"forget": sets["forget"]}, config.batch_size,
                                          config.max_new_tokens, progress="retrained").forget_truth_ratios()
             if muse is not None:
-                retrained_muse = evaluate_muse(model, tokenizer, muse, max_new_tokens=config.max_new_tokens,
-                                               progress="retrained")
+                retrained_auc = evaluate_muse(model, tokenizer, muse, progress="retrained").get("forget_holdout_auc")
         model, tokenizer = load_model(config.model)
+        forget_truth = None
         if sets:
             evaluation = _score(model, tokenizer, sets, config.batch_size, config.max_new_tokens, progress="model")
             if retrained_truth is not None and not len(retrained_truth):
                 retrained_truth = None
-            has_truth = retrained_truth is not None and len(evaluation.sets["forget"].truth_ratio)
+            has_truth = "forget" in evaluation.sets and len(evaluation.sets["forget"].truth_ratio)
+            forget_truth = evaluation.forget_truth_ratios() if has_truth else None
+            if has_truth and retrained_truth is not None and len(retrained_truth) != len(forget_truth):
+                raise ConfigError(f"the retain model's log has {len(retrained_truth)} forget truth ratios, this "
+                                  f"forget set {len(forget_truth)} questions", file=config.retain_logs, field="forget")
             results["tofu"] = tofu_summary(evaluation, retrained_truth if has_truth else None)
+        auc = None
         if muse is not None:
-            results["muse"] = evaluate_muse(model, tokenizer, muse, max_new_tokens=config.max_new_tokens, progress="model")
-            auc = results["muse"].get("mink_auc_forget_vs_holdout")
-            if auc is not None and "mink_auc_forget_vs_holdout" in retrained_muse:
-                results["muse"]["privleak"] = float(metrics.privleak(auc, retrained_muse["mink_auc_forget_vs_holdout"]))
+            results["muse"] = evaluate_muse(model, tokenizer, muse, progress="model")
+            auc = results["muse"].get("forget_holdout_auc")
+            if auc is not None and retrained_auc is not None:
+                # MUSE's convention (holdout texts positive): about -100 % for a model that still knows the forget set.
+                results["muse"]["privleak"] = float(metrics.privleak(auc, retrained_auc))
         run.add_metrics(results)
+        # This model's evaluation as a retain-model log (OpenUnlearning's format), for --retain-logs.
+        logs = metrics.retain_logs(forget_truth, None if auc is None else 1.0 - auc)
+        if logs:
+            run.file("TOFU_EVAL.json").write_text(json.dumps(logs, indent=1), encoding="utf-8")
         rows = [{"group": group, "metric": k, "value": v} for group, values in results.items() for k, v in values.items()]
         run.add_table("Scores", rows)
         _report_evaluation(run, results, rows, retrained_truth is not None)

@@ -1,5 +1,18 @@
-"""Gradient ascent and its retain-regularised variants (OpenUnlearning ``GradAscent`` and
-``GradDiff``; TOFU's "KL" baseline): GA, GD (GradDiff with retain NLL), GA+KL."""
+"""Gradient ascent and its retain-regularised variants, named as in OpenUnlearning
+(``locuslab/open-unlearning``, ``src/trainer/unlearn/grad_ascent.py``, ``grad_diff.py``):
+
+* ``ga``    GradAscent: ``L = -NLL_tok(forget)``;
+* ``gd``    GradDiff (``retain_loss_type: NLL``): ``L = gamma * (-NLL_tok(forget)) + alpha * NLL_tok(retain)``;
+* ``ga_kl`` GradDiff with ``retain_loss_type: KL`` (TOFU's "KL" baseline):
+  ``L = gamma * (-NLL_tok(forget)) + alpha * KL(original || current)`` on retain inputs.
+
+``NLL_tok`` is the negative log-likelihood averaged over every answer token of the batch,
+the ``outputs.loss`` a Hugging Face causal LM returns (not a mean of per-sequence means).
+The KL is OpenUnlearning's ``compute_kl_divergence``: over every position of the retain
+batch (prompt and padding included), summed and divided by ``batch * length``
+(:func:`reliant.unlearning.losses.kl_retain_loss` with ``labels=None``).
+Defaults ``gamma = alpha = 1`` (``configs/trainer/GradDiff.yaml``).
+"""
 
 from __future__ import annotations
 
@@ -39,19 +52,33 @@ def forget_ascent(ctx: StepContext) -> torch.Tensor:
 
 
 def retain_nll(ctx: StepContext) -> torch.Tensor:
-    """Mean per-sequence NLL of a random retain batch."""
+    """NLL of a random retain batch averaged over all its answer tokens (OpenUnlearning's
+    ``retain_loss_type: NLL``, i.e. ``model(**retain_inputs).loss``)."""
     retain = ctx.batch(ctx.retain_pairs())
-    return losses.sequence_nll(ctx.logits(retain), retain["labels"]).mean()
+    return losses.token_mean_nll(ctx.logits(retain), retain["labels"])
 
 
-def with_retain(forget_loss: torch.Tensor, retain_loss: torch.Tensor | None, params) -> tuple[torch.Tensor, dict[str, float]]:
-    """``forget_weight * forget + retain_weight * retain`` and its parts."""
+def with_retain(forget_loss: torch.Tensor, retain_loss: torch.Tensor | None, params,
+                forget_weight: float | None = None, retain_weight: float | None = None
+                ) -> tuple[torch.Tensor, dict[str, float]]:
+    """``gamma * forget + alpha * retain`` and its parts (OpenUnlearning's GradDiff sum).
+
+    ``gamma``/``alpha`` are ``params.forget_weight``/``params.retain_weight`` unless given
+    (methods whose published weights differ declare their own fields)."""
+    gamma = params.forget_weight if forget_weight is None else forget_weight
     parts = {"forget": float(forget_loss.detach())}
-    loss = params.forget_weight * forget_loss
+    loss = gamma * forget_loss
     if retain_loss is not None:
+        alpha = params.retain_weight if retain_weight is None else retain_weight
         parts["retain"] = float(retain_loss.detach())
-        loss = loss + params.retain_weight * retain_loss
+        loss = loss + alpha * retain_loss
     return loss, parts
+
+
+def frozen_copy(model):
+    """A frozen copy of the original model, for methods that need its full next-token
+    distribution (or activations) on batches that change every step."""
+    return copy.deepcopy(model).eval().requires_grad_(False)
 
 
 @register
@@ -59,7 +86,7 @@ class GradientAscent(UnlearningMethod):
     name = "ga"
     label = "GA"
     needs = frozenset()
-    summary = "gradient ascent on the forget answers"
+    summary = "gradient ascent on the forget answers (OpenUnlearning GradAscent)"
     Params = AscentParams
 
     def loss(self, ctx: StepContext):
@@ -69,9 +96,9 @@ class GradientAscent(UnlearningMethod):
 @register
 class GradientDifference(UnlearningMethod):
     name = "gd"
-    label = "GD"
+    label = "GradDiff"
     needs = frozenset({"retain"})
-    summary = "gradient ascent on forget plus NLL on retain (GradDiff)"
+    summary = "gradient ascent on forget plus token-mean NLL on retain (OpenUnlearning GradDiff)"
     Params = RetainedAscentParams
 
     def loss(self, ctx: StepContext):
@@ -84,13 +111,12 @@ class GradientAscentKL(UnlearningMethod):
     name = "ga_kl"
     label = "GA+KL"
     needs = frozenset({"retain", "reference"})
-    summary = "gradient ascent on forget plus KL(original || current) on retain batches"
+    summary = "gradient ascent on forget plus KL(original || current) on retain batches (GradDiff, KL)"
     Params = RetainedAscentParams
 
     def setup(self, env: SetupEnv) -> None:
-        # The one method that needs the original model's full distribution on fresh
-        # retain batches, so it keeps a frozen copy.
-        self.reference_model = copy.deepcopy(env.model).eval().requires_grad_(False)
+        # Needs the original model's full distribution on fresh retain batches.
+        self.reference_model = frozen_copy(env.model)
 
     def loss(self, ctx: StepContext):
         forget_loss = forget_ascent(ctx)
@@ -98,4 +124,4 @@ class GradientAscentKL(UnlearningMethod):
         retain_logits = ctx.logits(retain)
         with torch_lazy.no_grad():
             ref_logits = self.reference_model(input_ids=retain["input_ids"], attention_mask=retain["attention_mask"]).logits
-        return with_retain(forget_loss, losses.kl_retain_loss(retain_logits, ref_logits, retain["labels"]), self.params)
+        return with_retain(forget_loss, losses.kl_retain_loss(retain_logits, ref_logits), self.params)

@@ -93,7 +93,14 @@ def retain_weight_option() -> Any:
 
 
 def beta_option() -> Any:
-    return option(0.1, "Inverse temperature beta of the preference loss.", gt=0)
+    return option(0.1, "Inverse temperature beta of NPO's and DPO's preference loss (OpenUnlearning NPO/DPO: 0.1).", gt=0)
+
+
+def own_option(setting: str, default: float, help: str, **limits: Any) -> Any:
+    """A parameter whose published default differs between methods (SimNPO's beta 4.5 vs
+    NPO's 0.1, SimNPO's forget weight 0.125): declared once, in its method's file, under its
+    own run-settings name (``simnpo_beta`` -> ``--simnpo-beta``)."""
+    return settings_field(setting, option(default, help, **limits))
 
 
 @dataclass
@@ -102,17 +109,24 @@ class SetupEnv:
 
     model: Any
     forget: list[tuple[str, str]]
-    templates: list[str] | None
+    epoch_templates: list[list[str]] | None
+    """The template answer of every forget question in every epoch (``[epoch][question]``;
+    every epoch the same list when templates are drawn once)."""
     reference_logps: Callable[[Sequence[tuple[str, str]]], torch.Tensor]
     """Summed answer log-probabilities of QA pairs under the original model, ``(N,)``, on CPU."""
+    retain: list[tuple[str, str]] | None = None
+    seed: int = 0
+    reference_retain_nll: Callable[[], float] | None = None
+    """The original model's token-mean NLL over the whole retain set (PDU's default bound)."""
 
 
 @dataclass
 class StepContext:
     """One batch as a method sees it.
 
-    ``forget``, ``templates`` and ``retain`` are the full lists; ``templates`` and
-    ``retain`` are ``None`` unless the method declares it needs them.
+    ``forget``, ``templates`` and ``retain`` are the full lists (``templates``: this
+    epoch's draw, one per forget question); ``templates`` and ``retain`` are ``None``
+    unless the method declares it needs them.
     """
 
     model: Any
@@ -125,6 +139,9 @@ class StepContext:
     retain_rng: random.Random
     method: str
     tokens: int = 0
+    process_index: int = 0
+    num_processes: int = 1
+    epoch: int = 0
 
     def batch(self, pairs: Sequence[tuple[str, str]]) -> dict[str, torch.Tensor]:
         """A tokenised QA batch on the training device (its tokens count as processed)."""
@@ -134,6 +151,25 @@ class StepContext:
 
     def logits(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+
+    def logits_of_both(
+        self, first: Sequence[tuple[str, str]], second: Sequence[tuple[str, str]]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
+        """Two QA batches scored in ONE forward pass (one concatenated, right-padded batch).
+
+        Each half's logits and labels are cut back to that half's own longest sequence, so
+        they equal what two separate forward passes give (a right-padded causal LM never
+        looks at the padding after a token); only the number of passes changes.
+        """
+        both = self.batch(list(first) + list(second))
+        logits = self.logits(both)
+        n = len(first)
+        halves = []
+        for rows in (slice(0, n), slice(n, None)):
+            width = int(both["attention_mask"][rows].sum(-1).max())
+            part = {k: v[rows, :width] for k, v in both.items()}
+            halves += [logits[rows, :width], part]
+        return halves[0], halves[1], halves[2], halves[3]
 
     def forget_pairs(self) -> list[tuple[str, str]]:
         return [self.forget[i] for i in self.indices]
@@ -145,10 +181,16 @@ class StepContext:
         return [(self.forget[i][0], self.templates[i]) for i in self.indices]
 
     def retain_pairs(self) -> list[tuple[str, str]]:
-        """As many retain QA pairs as the batch has rows, drawn with the run's retain RNG."""
+        """As many retain QA pairs as the batch has rows, drawn with the run's retain RNG.
+
+        With several processes every process draws the *global* batch's retain rows (the
+        same RNG, the same draws) and keeps its own slice, so N processes of batch B train
+        on exactly the retain rows one process of batch N*B would."""
         if self.retain is None:
             raise RuntimeError(f"method {self.method!r} uses retain data but does not declare needs 'retain'")
-        return [self.retain[self.retain_rng.randrange(len(self.retain))] for _ in range(len(self.indices))]
+        rows = len(self.indices)
+        drawn = [self.retain[self.retain_rng.randrange(len(self.retain))] for _ in range(rows * self.num_processes)]
+        return drawn[self.process_index * rows : (self.process_index + 1) * rows]
 
     def indexed_retain_pairs(self) -> list[tuple[str, str]]:
         """The retain pairs the batch indices point at (methods that train on retain data)."""
@@ -185,6 +227,16 @@ class UnlearningMethod(ABC):
 
     def setup(self, env: SetupEnv) -> None:  # noqa: B027 - optional hook
         """Once before training, on the original model."""
+
+    def after_update(self, parts: dict[str, float], epoch: int) -> None:  # noqa: B027 - optional hook
+        """After each optimizer update, with that step's loss parts (PDU's dual ascent)."""
+
+    def state(self) -> dict[str, Any]:
+        """Training state of the method itself (plain numbers), saved in checkpoints."""
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Put back what :meth:`state` returned (resuming from a checkpoint)."""
 
     @abstractmethod
     def loss(self, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:

@@ -2,7 +2,13 @@
 
 Forget data only: each forget question is paired with a template answer (a refusal), and
 the loss ``-g*(P_e) + f*(g*(P_f))`` of :func:`reliant.unlearning.losses.flat_loss` raises
-the template answer's probability and lowers the forget answer's.
+the template answer's probability and lowers the forget answer's (paper eq. 4; ``P`` the mean
+token probability of an answer; g*/f* per divergence in ``losses.FLAT_DIVERGENCES``).
+
+Templates: the official data pipeline (``UCSC-REAL/FLAT``, the forget dataset's
+``__getitem__``) draws a new refusal from the ``idontknow`` list every time a forget item is
+read, i.e. every epoch; that is the default here (``--template-draw redraw``), and
+``--template-draw once`` keeps one draw per question for the whole run.
 """
 
 from __future__ import annotations
@@ -36,10 +42,8 @@ class Flat(UnlearningMethod):
     Params = FlatParams
 
     def loss(self, ctx: StepContext):
-        forget = ctx.batch(ctx.forget_pairs())
-        forget_logits = ctx.logits(forget)
-        template = ctx.batch(ctx.template_pairs())
-        template_logits = ctx.logits(template)
+        # Forget and template answers in one concatenated forward/backward pass.
+        forget_logits, forget, template_logits, template = ctx.logits_of_both(ctx.forget_pairs(), ctx.template_pairs())
         loss = losses.flat_loss(
             template_logits, template["labels"], forget_logits, forget["labels"],
             divergence=self.params.divergence, reduction=self.params.reduction,

@@ -1,9 +1,20 @@
-"""Negative preference optimisation: NPO (Zhang et al., 2024), NPO+GD, and the
-reference-free, length-normalised SimNPO (Fan et al., 2024).
+"""Negative preference optimisation, named as in OpenUnlearning (``src/trainer/unlearn/npo.py``,
+``simnpo.py``; both subclass GradDiff and add ``alpha * NLL_tok(retain)``), with the papers'
+forget-only objectives under their own names:
 
-NPO compares against the original model on the *forget* answers only, which are fixed,
-so their log-probabilities are computed once in :meth:`setup` and cached instead of
-keeping a second model in memory.
+* ``npo``            ``gamma * NPO(forget) + alpha * NLL_tok(retain)``, beta 0.1, gamma = alpha = 1
+  (``configs/trainer/NPO.yaml``; Zhang et al., 2024, "NPO+RT");
+* ``npo_forget``     ``NPO(forget)`` alone (Zhang et al., 2024, eq. 3);
+* ``simnpo``         ``gamma * SimNPO(forget) + alpha * NLL_tok(retain)`` with beta 4.5, delta 0,
+  gamma 0.125, alpha 1 (``configs/trainer/SimNPO.yaml``, from ``OPTML-Group/Unlearn-Simple``
+  ``TOFU/config/forget.yaml``: ``npo_coeff`` 0.125, ``beta`` 4.5);
+* ``simnpo_forget``  ``gamma * SimNPO(forget)`` alone, same beta, delta and gamma (Fan et al., 2024, eq. 4).
+
+``NPO(forget) = -(2/beta) mean_i logsigmoid(-beta (log p(y_i|x_i) - log p_ref(y_i|x_i)))`` with
+summed answer log-probabilities; ``SimNPO(forget) = -(2/beta) mean_i logsigmoid(beta (NLL_i/|y_i| - delta))``
+(no reference model). NPO's reference log-probabilities are those of the *original* model on
+the fixed forget answers, so they are computed once in :meth:`setup` instead of keeping a
+second model in memory.
 """
 
 from __future__ import annotations
@@ -11,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reliant.unlearning.methods.ascent import retain_nll, with_retain
-from reliant.core.config import option
 from reliant.unlearning.methods.base import (
     SetupEnv,
     StepContext,
@@ -19,47 +29,58 @@ from reliant.unlearning.methods.base import (
     beta_option,
     forget_weight_option,
     losses,
+    own_option,
     register,
     retain_weight_option,
-    settings_field,
 )
 
 
 @dataclass
-class NPOParams:
+class NPOForgetParams:
     beta: float = beta_option()
     forget_weight: float = forget_weight_option()
 
 
 @dataclass
-class NPOGDParams(NPOParams):
+class NPOParams(NPOForgetParams):
     retain_weight: float = retain_weight_option()
 
 
 @dataclass
-class SimNPOParams(NPOParams):
-    gamma: float = settings_field("simnpo_gamma", option(0.0, "SimNPO's reward margin gamma (outside beta)."))
+class SimNPOForgetParams:
+    beta: float = own_option("simnpo_beta", 4.5, "SimNPO's beta (OpenUnlearning / Unlearn-Simple TOFU: 4.5; "
+                             "the paper's range 2.5-4.5).", gt=0)
+    delta: float = own_option("simnpo_delta", 0.0, "SimNPO's reward margin delta, inside beta (OpenUnlearning: 0).")
+    forget_weight: float = own_option("simnpo_forget_weight", 0.125,
+                                      "Weight of SimNPO's forget term (OpenUnlearning gamma / Unlearn-Simple npo_coeff: 0.125).",
+                                      min=0)
 
 
-def _policy_forget_logps(ctx: StepContext):
+@dataclass
+class SimNPOParams(SimNPOForgetParams):
+    retain_weight: float = retain_weight_option()
+
+
+def policy_forget_logps(ctx: StepContext):
+    """Summed answer log-probabilities of the batch's forget answers and their token counts."""
     forget = ctx.batch(ctx.forget_pairs())
     token_logps, mask = losses.answer_token_logprobs(ctx.logits(forget), forget["labels"])
     return (token_logps * mask).sum(-1), mask.sum(-1)
 
 
 @register
-class NPO(UnlearningMethod):
-    name = "npo"
-    label = "NPO"
+class NPOForgetOnly(UnlearningMethod):
+    name = "npo_forget"
+    label = "NPO (forget only)"
     needs = frozenset({"reference"})
-    summary = "negative preference optimisation against the original model"
-    Params = NPOParams
+    summary = "negative preference optimisation against the original model, no retain term (NPO paper)"
+    Params = NPOForgetParams
 
     def setup(self, env: SetupEnv) -> None:
         self.reference_forget = env.reference_logps(env.forget)
 
     def forget_term(self, ctx: StepContext):
-        policy, _ = _policy_forget_logps(ctx)
+        policy, _ = policy_forget_logps(ctx)
         return losses.npo_loss(policy, self.reference_forget[ctx.indices].to(ctx.device), beta=self.params.beta)
 
     def loss(self, ctx: StepContext):
@@ -67,12 +88,12 @@ class NPO(UnlearningMethod):
 
 
 @register
-class NPOGD(NPO):
-    name = "npo_gd"
-    label = "NPO+GD"
+class NPO(NPOForgetOnly):
+    name = "npo"
+    label = "NPO"
     needs = frozenset({"retain", "reference"})
-    summary = "NPO plus NLL on retain batches"
-    Params = NPOGDParams
+    summary = "NPO plus token-mean NLL on retain batches (OpenUnlearning NPO)"
+    Params = NPOParams
 
     def loss(self, ctx: StepContext):
         forget_loss = self.forget_term(ctx)
@@ -80,14 +101,29 @@ class NPOGD(NPO):
 
 
 @register
-class SimNPO(UnlearningMethod):
+class SimNPOForgetOnly(UnlearningMethod):
+    name = "simnpo_forget"
+    label = "SimNPO (forget only)"
+    needs = frozenset()
+    summary = "reference-free, length-normalised NPO, no retain term (SimNPO paper)"
+    Params = SimNPOForgetParams
+
+    def forget_term(self, ctx: StepContext):
+        logps, counts = policy_forget_logps(ctx)
+        return losses.simnpo_loss(logps, counts, beta=self.params.beta, delta=self.params.delta)
+
+    def loss(self, ctx: StepContext):
+        return with_retain(self.forget_term(ctx), None, self.params)
+
+
+@register
+class SimNPO(SimNPOForgetOnly):
     name = "simnpo"
     label = "SimNPO"
-    needs = frozenset()
-    summary = "reference-free, length-normalised NPO"
+    needs = frozenset({"retain"})
+    summary = "SimNPO plus token-mean NLL on retain batches (OpenUnlearning SimNPO)"
     Params = SimNPOParams
 
     def loss(self, ctx: StepContext):
-        logps, counts = _policy_forget_logps(ctx)
-        forget_loss = losses.simnpo_loss(logps, counts, beta=self.params.beta, gamma=self.params.gamma)
-        return with_retain(forget_loss, None, self.params)
+        forget_loss = self.forget_term(ctx)
+        return with_retain(forget_loss, retain_nll(ctx), self.params)
