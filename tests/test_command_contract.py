@@ -58,7 +58,7 @@ def _flags(cmd) -> set[str]:
 
 def test_every_capability_group_is_found():
     groups = {path[0] for path, _ in COMMANDS}
-    assert {"unlearn", "curate", "hallucination", "memorization", "robust", "collab", "demo"} <= groups
+    assert {"unlearn", "curate", "hallucination", "memorization", "robust", "collab", "demo", "align", "construct", "federated"} <= groups
 
 
 @pytest.mark.parametrize("path, cmd", COMMANDS, ids=IDS)

@@ -1,0 +1,1 @@
+"""Client-side attacks on federated learning. :mod:`.cgi`: CGI (Wei et al. 2023)."""
