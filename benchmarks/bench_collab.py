@@ -3,12 +3,16 @@
 For each number of annotators ("the human" is that many votes drawn per image from the ~51
 CIFAR-10H votes, answered by plurality) and each seed, runs
 ``reliant.collaboration.api.analyze`` (2-fold cross-fitting: every team is scored on images
-it was not fitted on) and records machine alone, human alone, confidence-threshold
-deferral, the two learned combinations and the oracle, plus the error statistics. The
+it was not fitted on) and records machine alone, human alone, every registered deferral rule
+(cross-fitted, with its per-part metrics; and again under each human-effort budget), the two
+learned combinations and the oracle, the in-sample maximum of the deferral curve (the old
+headline) next to the cross-fitted numbers, plus the error statistics. It also records the
+"accuracy by human agreement" bins as the old code cut them (equal row counts in row order,
+splitting tied scores) and as they are cut now (mid-rank quantiles, ties kept together). The
 baseline of the ratios is the better single source measured in the same run. Writes
 collab.json and collab.png.
 
-    python benchmarks/bench_collab.py --annotators 1,3 --seeds 0,1,2,3,4 --out benchmarks/results/collab
+    python benchmarks/bench_collab.py --annotators 1,3 --seeds 0,1,2 --budgets 0.1,0.2,0.3 --out benchmarks/results/collab
 
 CIFAR-10H is CC BY-NC-SA 4.0: read from ../shared/data, never shipped with reliant.
 """
@@ -24,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reliant.collaboration.api import analyze
+from reliant.collaboration.api import agreement, analyze, difficulty_bins
 from reliant.core.plotting import PALETTE, figure_png, new_figure
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -34,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     parser.add_argument("--annotators", default="1,3", help="comma-separated votes per image forming 'the human'")
-    parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    parser.add_argument("--budgets", default="0.1,0.2,0.3", help="comma-separated human-effort budgets (shares)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/collab"))
     return parser.parse_args(argv)
 
@@ -53,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     votes = np.load(votes_file)
     annotators = [int(a) for a in args.annotators.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
+    budgets = [float(b) for b in args.budgets.split(",")] if args.budgets else []
     start = time.perf_counter()
     runs = []
     example = None
@@ -64,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             row = {"annotators": k, "seed": seed,
                    **{team["team"].split(" (")[0] if team["team"].startswith("human alone") else team["team"]:
                       team["accuracy"] for team in result["teams"]},
-                   "deferred_share": result["teams"][2]["human consulted"],
+                   **{f"defer {name}: {part}": value for name, entry in result["deferral"].items()
+                      for part, value in entry.items() if part not in ("label", "thresholds")},
+                   "deferral curve maximum (in-sample, old headline)": result["best_curve_accuracy"],
                    "error_consistency": result["comparison"]["error_consistency"],
                    "cohen_kappa": result["comparison"]["cohen_kappa"],
                    "both_wrong": result["comparison"]["overlap_both_wrong"],
@@ -73,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
                    "chi2_p_value": result["comparison"]["chi2_p_value"],
                    "team_beats_both": result["team_beats_both"],
                    "best_team": result["best_team_accuracy"]}
+            for b in budgets:
+                capped = analyze(logits, votes, labels, annotators=k, seed=seed, budget=b)
+                row.update({f"budget {b:g}, defer {name}: {part}": value for name, entry in capped["deferral"].items()
+                            for part, value in entry.items() if part in ("accuracy", "deferred")})
             runs.append(row)
             print(f"annotators {k} seed {seed}: machine {row['machine alone']:.4f} human {row['human alone']:.4f} "
                   f"best team {row['best_team']:.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
@@ -89,10 +101,19 @@ def main(argv: list[str] | None = None) -> int:
         summary[f"annotators_{k}"]["team_beats_both_seeds"] = int(sum(r["team_beats_both"] for r in rows))
         summary[f"annotators_{k}"]["best_team_ratio_vs_best_single"] = float(
             np.mean([r["best_team"] for r in rows]) / best_single.mean())
+    # "accuracy by human agreement": the old bins (np.array_split of the sorted rows) vs the new ones
+    human_agreement = agreement(votes)
+    correct = {"machine": np.argmax(logits, axis=1) == labels}
+    order = np.argsort(human_agreement, kind="stable")
+    old_bins = [{"bin": i + 1, "rows": len(part), "score from": float(human_agreement[part].min()),
+                 "score to": float(human_agreement[part].max()),
+                 "machine": float(np.mean(correct["machine"][part]))} for i, part in enumerate(np.array_split(order, 5))]
+    bins = {"old_array_split": old_bins, "new_tie_aware": difficulty_bins(human_agreement, correct, 5),
+            "unanimous_share": float(np.mean(human_agreement == 1.0))}
     result = {
         "benchmark": "human-machine teams on CIFAR-10 (CIFAR-10H votes, cleanlab cross-validated probabilities)",
         "command": "python benchmarks/bench_collab.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "annotators": annotators, "seeds": seeds, "seconds": round(time.perf_counter() - start, 1),
+        "annotators": annotators, "seeds": seeds, "budgets": budgets, "agreement_bins": bins, "seconds": round(time.perf_counter() - start, 1),
         "python": platform.python_version(), "summary": summary, "runs": runs,
         "curves_seed0_annotators_first": example["curves"],
     }
@@ -100,9 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "collab.json").write_text(json.dumps(result, indent=2) + "\n")
 
     fig, axes = new_figure(11.0, 3.8, ncols=2)
-    teams = ["machine alone", "human alone", "defer to human below a confidence threshold",
+    teams = ["machine alone", "human alone", "defer: defer below a confidence threshold",
+             "defer: compare confidence (human model vs machine)", "defer: learned rejector (realizable surrogate)",
              "combine: confusion matrix (Bayes)", "combine: learned log-linear"]
-    short = ["machine", "human", "threshold\ndeferral", "Bayes\ncombination", "log-linear\ncombination"]
+    short = ["machine", "human", "confidence\nthreshold", "compare\nconfidence", "realizable\nsurrogate",
+             "Bayes\ncombination", "log-linear\ncombination"]
     width = 0.8 / len(annotators)
     for i, k in enumerate(annotators):
         s = summary[f"annotators_{k}"]
@@ -116,8 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     axes[0].set_title(f"CIFAR-10 teams ({len(seeds)} seeds)")
     axes[0].legend(fontsize=8)
     curves = example["curves"]
-    axes[1].plot(curves["fractions"], curves["defer_to_human"], marker="o", ms=3, label="defer: human replaces",
-                 color=PALETTE[1])
+    for i, (name, curve) in enumerate(curves["by_method"].items()):
+        axes[1].plot(curves["fractions"], curve, marker="o", ms=2.5, label=f"defer by {name} (ranked out of fold)",
+                     color=PALETTE[(4 + i) % len(PALETTE)])
+        entry = example["deferral"][name]
+        axes[1].scatter([entry["deferred"]], [entry["accuracy"]], color=PALETTE[(4 + i) % len(PALETTE)],
+                        edgecolor="black", zorder=5)
     axes[1].plot(curves["fractions"], curves["consult_and_combine"], marker="s", ms=3,
                  label=f"consult: {curves['combiner_used']}", color=PALETTE[2])
     axes[1].set_xlabel("share of images given to the human (least confident first)")

@@ -28,6 +28,7 @@ def good(tmp_path_factory) -> Path:
     np.save(folder / "test_logits.npy", np.log(probs[:80]))
     np.save(folder / "test_labels.npy", labels[::2])
     np.save(folder / "groups.npy", labels * 2 + np.arange(160) % 2)
+    np.save(folder / "prior.npy", np.array([0.4, 0.3, 0.2, 0.1]))
     return folder
 
 
@@ -46,7 +47,7 @@ def _write(tmp: Path, name: str, content) -> str:
 
 def _drops_case(kind: str, g: Path, tmp: Path) -> tuple[list[str], str]:
     logits, labels = str(g / "logits.npy"), str(g / "labels.npy")
-    base = ["robust", "drops", "--out", str(tmp / "out"), "--steps", "5"]
+    base = ["robust", "drops", "--out", str(tmp / "out"), "--steps", "5", "--prior", str(g / "prior.npy")]
     val = ["--logits", logits, "--labels", labels]
     if kind == "empty file":
         return base + ["--logits", _write(tmp, "empty.csv", ""), "--labels", labels], "empty.csv: field 'logits'"
@@ -110,6 +111,30 @@ def _drops_case(kind: str, g: Path, tmp: Path) -> tuple[list[str], str]:
         return base + val + ["--deltas", ","], "field 'deltas'"
     if kind == "unknown loss":
         return base + val + ["--loss", "hinge"], "field 'loss'"
+    if kind == "no prior":  # the old behaviour silently used the validation frequencies
+        no_prior = ["robust", "drops", "--out", str(tmp / "out"), "--steps", "5"]
+        return no_prior + val, "field 'prior': give the training label prior"
+    if kind == "prior and train labels":
+        return base + val + ["--train-labels", labels], "field 'prior'"
+    if kind == "train labels miss a class":
+        return (["robust", "drops", "--out", str(tmp / "out")] + val
+                + ["--train-labels", _write(tmp, "tr.npy", np.array([0, 1, 1, 3, 0]))],
+                "tr.npy: field 'train_labels': class 2 has no training rows")
+    if kind == "train label out of range":
+        return (["robust", "drops", "--out", str(tmp / "out")] + val
+                + ["--train-labels", _write(tmp, "tr.npy", np.array([0, 1, 2, 3, 9]))], "tr.npy: field 'train_labels'")
+    if kind == "negative radius in delta grid":
+        return base + val + ["--delta-grid", "0,-0.1"], "field 'delta_grid'"
+    if kind == "empty delta grid":
+        return base + val + ["--delta-grid", ","], "field 'delta_grid'"
+    if kind == "one selection fold":
+        return base + val + ["--select-folds", "1"], "field 'select_folds'"
+    if kind == "unknown selection metric":
+        return base + val + ["--select-metric", "median"], "field 'select_metric'"
+    if kind == "unknown calibration":
+        return base + val + ["--calibrate", "platt"], "field 'calibrate'"
+    if kind == "negative eval delta":
+        return base + val + ["--eval-delta", "-1"], "field 'eval_delta'"
     if kind == "wrong type in config":
         config = _write(tmp, "c.yaml", f"logits: {logits}\nlabels: {labels}\nsteps: many\n")
         return ["robust", "drops", "--config", config, "--out", str(tmp / "out")], "c.yaml: field 'steps'"
@@ -125,7 +150,9 @@ DROPS_KINDS = [
     "test probs not normalised", "test labels without test scores", "test classes mismatch", "test rows mismatch",
     "groups rows mismatch", "test groups without groups", "groups without test groups", "prior wrong length",
     "target with a zero", "nan in deltas flag", "negative delta in list", "word in deltas", "empty deltas",
-    "unknown loss", "wrong type in config", "legacy probs switch in config",
+    "unknown loss", "wrong type in config", "legacy probs switch in config", "no prior", "prior and train labels",
+    "train labels miss a class", "train label out of range", "negative radius in delta grid", "empty delta grid",
+    "one selection fold", "unknown selection metric", "unknown calibration", "negative eval delta",
 ]
 
 

@@ -53,12 +53,19 @@ def test_drops_end_to_end_and_deterministic(arrays, tmp_path):
     assert "(logit adj.)" in html and "(no adjustment)" in html  # headlines carry their baselines
     weights = json.loads((tmp_path / "a" / "weights.json").read_text())
     assert weights["lambda"] >= 0 and weights["divergence_value"] <= weights["delta"] + 1e-9
+    # the radius was selected on validation, and the run says so (and where the prior came from)
+    selection = ma["delta_selection"]
+    assert selection["delta"] == ma["selected_delta"] == weights["delta"] and selection["delta"] in selection["deltas"]
+    assert selection["folds"] == 5 and len(selection["scores"]) == len(selection["deltas"])
+    assert ma["prior_source"].startswith("given: ") and "prior.npy" in ma["prior_source"]
+    assert f"DROPS δ = {selection['delta']:g} (selected on validation" in first.output
+    assert "δ selection (out-of-fold on validation)" in html and "training prior π" in html
 
 
 def test_drops_validation_only_and_config_file(arrays, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(f"logits: {arrays / 'val_logits.npy'}\nlabels: {arrays / 'val_labels.npy'}\n"
-                      "divergence: l2\ndelta: 0.05\nsteps: 50\n")
+                      f"prior: {arrays / 'prior.npy'}\ndivergence: l2\ndelta: 0.05\nsteps: 50\n")
     result = CliRunner().invoke(app, ["robust", "drops", "--config", str(config), "--out", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
@@ -82,7 +89,7 @@ def _write_bad(kind: str, arrays: Path, tmp: Path) -> tuple[list[str], str]:
     """Arguments for one bad input and the text its one-line error must contain."""
     logits = np.load(arrays / "val_logits.npy")
     labels = np.load(arrays / "val_labels.npy")
-    base = ["robust", "drops", "--out", str(tmp / "out"), "--steps", "10"]
+    base = ["robust", "drops", "--out", str(tmp / "out"), "--steps", "10", "--prior", str(arrays / "prior.npy")]
     if kind == "shape_mismatch":
         np.save(tmp / "y.npy", labels[:-3])
         return base + ["--logits", str(arrays / "val_logits.npy"), "--labels", str(tmp / "y.npy")], "y.npy: field 'labels'"
@@ -158,7 +165,8 @@ def test_drops_with_groups(arrays, tmp_path):
     np.save(tmp_path / "g.npy", labels * 2 + (np.arange(len(labels)) % 2))
     np.save(tmp_path / "tg.npy", test_labels * 2 + (np.arange(len(test_labels)) % 2))
     result = CliRunner().invoke(app, _args(arrays, tmp_path / "r", "--groups", str(tmp_path / "g.npy"),
-                                           "--test-groups", str(tmp_path / "tg.npy"), "--divergence", "reverse_kl"))
+                                           "--test-groups", str(tmp_path / "tg.npy"), "--divergence", "reverse_kl",
+                                           "--delta", "0.1"))
     assert result.exit_code == 0, result.output
     weights = json.loads((tmp_path / "r" / "weights.json").read_text())
     assert len(weights["weights_g"]) == 10 and len(weights["class_offsets"]) == 5

@@ -103,10 +103,16 @@ def test_accuracy_report_by_hand():
     assert rep["worst_accuracy"] == pytest.approx(1 / 3)
 
 
+def _freq(labels):
+    """The label frequencies, passed explicitly (the estimators have no default prior)."""
+    counts = np.bincount(labels).astype(float)
+    return counts / counts.sum()
+
+
 def test_logit_adjustment_offsets():
     logits = np.zeros((4, 2))
     labels = np.array([0, 0, 0, 1])
-    la = LogitAdjustment(tau=1.0).fit(logits, labels)
+    la = LogitAdjustment(tau=1.0, prior=_freq(labels)).fit(logits, labels)
     assert la.offsets_ == pytest.approx(-np.log([0.75, 0.25]))
     assert np.all(la.predict(logits) == 1)
     assert np.all(NoAdjustment().fit(logits, labels).offsets_ == 0)
@@ -124,7 +130,7 @@ def test_drops_active_constraint_is_kkt_point():
     """Small ball: the constraint binds, lambda > 0 and g = r exp(L / lambda) / Z (the KKT
     conditions of max_g sum g L - lambda KL(g || r))."""
     logits, y = _toy()
-    d = DROPS(delta=0.05, steps=2000).fit(logits, y)
+    d = DROPS(delta=0.05, steps=2000, prior=_freq(y)).fit(logits, y)
     assert all(h.lam >= 0 for h in d.history_)
     assert d.lambda_ > 0
     assert d.divergence_ == pytest.approx(0.05, abs=1e-4)
@@ -137,7 +143,7 @@ def test_drops_inactive_constraint_equalises_losses():
     """Large ball: the saddle point is interior, lambda = 0 and the per-class losses of the
     adjusted classifier are equal (the minimax equaliser)."""
     logits, y = _toy()
-    d = DROPS(delta=0.5, steps=2000).fit(logits, y)
+    d = DROPS(delta=0.5, steps=2000, prior=_freq(y)).fit(logits, y)
     assert all(h.lam >= 0 for h in d.history_)
     assert d.lambda_ == 0.0
     assert d.divergence_ < 0.5
@@ -148,7 +154,7 @@ def test_drops_inactive_constraint_equalises_losses():
 @pytest.mark.parametrize("kind", ["kl", "reverse_kl", "l1", "l2"])
 def test_drops_stays_in_ball_all_divergences(kind):
     logits, y = _toy(1)
-    d = DROPS(delta=0.1, divergence=kind, steps=300).fit(logits, y)
+    d = DROPS(delta=0.1, divergence=kind, steps=300, prior=_freq(y)).fit(logits, y)
     assert divergence(d.weights_, d.target_, kind) <= 0.1 + 1e-9
     assert min(h.lam for h in d.history_) >= 0
     assert d.predict(logits).shape == (len(y),)
@@ -157,26 +163,26 @@ def test_drops_stays_in_ball_all_divergences(kind):
 
 def test_drops_delta_zero_is_balanced_logit_adjustment():
     logits, y = _toy(2)
-    d = DROPS(delta=0.0).fit(logits, y)
-    la = LogitAdjustment().fit(logits, y)
+    d = DROPS(delta=0.0, prior=_freq(y)).fit(logits, y)
+    la = LogitAdjustment(prior=_freq(y)).fit(logits, y)
     assert np.all(d.predict(logits) == la.predict(logits))
 
 
 def test_drops_groups_and_bad_params():
     logits, y = _toy(3)
     groups = y * 2 + (np.arange(len(y)) % 2)
-    d = DROPS(delta=0.2, steps=100).fit(logits, y, groups)
+    d = DROPS(delta=0.2, steps=100, prior=_freq(y)).fit(logits, y, groups)
     assert len(d.weights_) == 6 and d.class_weights().sum() == pytest.approx(1.0)
     with pytest.raises(ConfigError):
-        DROPS(delta=-1).fit(logits, y)
+        DROPS(delta=-1, prior=_freq(y)).fit(logits, y)
     with pytest.raises(DataError):
-        DROPS().fit(logits, y[:-1])
+        DROPS(prior=_freq(y)).fit(logits, y[:-1])
     bad = logits.copy()
     bad[3, 1] = np.nan
     with pytest.raises(DataError, match="row 4"):
-        DROPS().fit(bad, y)
+        DROPS(prior=_freq(y)).fit(bad, y)
     with pytest.raises(DataError, match="outside"):
-        DROPS().fit(logits, np.where(y == 2, 7, y))
+        DROPS(prior=_freq(y)).fit(logits, np.where(y == 2, 7, y))
 
 
 def test_baselines_do_what_they_optimise():
@@ -188,8 +194,8 @@ def test_baselines_do_what_they_optimise():
         return acc["balanced_accuracy"], acc["worst_accuracy"]
 
     base = bal(NoAdjustment().fit(v, lv))
-    assert bal(BalancedReweighting().fit(v, lv))[0] >= bal(LogitAdjustment().fit(v, lv))[0] - 1e-12
-    assert bal(WorstClassReweighting().fit(v, lv))[1] >= base[1]
+    assert bal(BalancedReweighting(prior=_freq(lv)).fit(v, lv))[0] >= bal(LogitAdjustment(prior=_freq(lv)).fit(v, lv))[0] - 1e-12
+    assert bal(WorstClassReweighting(prior=_freq(lv)).fit(v, lv))[1] >= base[1]
 
 
 def test_longtail_split_and_profile():
@@ -211,7 +217,7 @@ def test_longtail_split_and_profile():
 def test_compare_methods_on_synthetic_improves_worst_class():
     split = synthetic_longtail(seed=0)
     res = compare_methods(split.val_logits, split.val_labels, split.test_logits, split.test_labels,
-                          prior=split.prior, delta=0.5)
+                          prior=split.prior, delta=0.5)  # a fixed radius: selection is tested in test_selection.py
     m = res["methods"]
     assert m["DROPS"]["test"]["worst_accuracy"] > m["no adjustment"]["test"]["worst_accuracy"]
     assert m["DROPS"]["test"]["delta_worst_accuracy"] > m["no adjustment"]["test"]["delta_worst_accuracy"]

@@ -27,7 +27,8 @@ DIFFICULTY = {
         "Accuracy by human agreement", "human-agreement bin (1 = most disputed)",
         "the gap on the left (bin 1 = the rows annotators disputed most): a machine that stays accurate where "
         "humans disagree errs on different rows, so a team can beat both; if both lines fall together, those "
-        "rows are hard for everyone and no team will fix them.",
+        "rows are hard for everyone and no team will fix them. Bins are quantile intervals, so tied scores share a "
+        "bin: with many unanimous images there are fewer bins than asked, never one group split by row order.",
     ),
 }
 
@@ -111,18 +112,20 @@ def plot_curves(result: dict):
     curves = result["curves"]
     f = np.asarray(curves["fractions"])
     fig, ax = new_figure(6.4, 3.8)
-    ax.plot(f, curves["defer_to_human"], marker="o", ms=3, label="defer: human replaces machine", color=PALETTE[1])
+    for i, (name, curve) in enumerate(curves.get("by_method", {}).items()):
+        ax.plot(f, curve, marker="o", ms=2.5, lw=1.2, color=PALETTE[(4 + i) % len(PALETTE)],
+                label=f"defer by {result['deferral'][name]['label']}")
+        entry = result["deferral"][name]
+        ax.scatter([entry["deferred"]], [entry["accuracy"]], color=PALETTE[(4 + i) % len(PALETTE)], edgecolor="black",
+                   zorder=5, s=40)
     ax.plot(f, curves["consult_and_combine"], marker="s", ms=3, label=f"consult: {curves['combiner_used']}",
             color=PALETTE[2])
     ax.axhline(result["machine"]["accuracy"], color=PALETTE[0], ls="--", lw=1, label="machine alone")
     ax.axhline(result["human"]["accuracy"], color=PALETTE[3], ls=":", lw=1, label="human alone")
-    threshold_row = result["teams"][2]
-    ax.scatter([threshold_row["human consulted"]], [threshold_row["accuracy"]], color="black", zorder=5,
-               label="fitted threshold (out of fold)")
     ax.set_xlabel("share of rows deferred to / consulted with the human")
     ax.set_ylabel("accuracy")
-    ax.set_title("Collaboration accuracy vs deferral rate")
-    ax.legend(fontsize=8)
+    ax.set_title("Collaboration accuracy vs deferral rate (dots: cross-fitted rules)")
+    ax.legend(fontsize=7)
     return fig
 
 
@@ -134,8 +137,26 @@ def add_to_report(run: RunDirectory, result: dict, prefix: str = "", class_names
                           "human alone). Every team is fitted on the other folds and scored on rows it did not see. "
                           "The oracle picks whichever of the two answers is right: the ceiling of deferral, not a "
                           "method (a combination can exceed it by choosing a class neither source chose).",
-                  highlight=[i for i, row in enumerate(result["teams"][2:5], start=2)
+                  highlight=[i for i, row in enumerate(result["teams"][2:-1], start=2)
                              if row["accuracy"] == result["best_team_accuracy"]])
+    run.add_table(f"{prefix}Deferral rules, cross-fitted (per part)", [
+        {"rule": entry["label"], "team accuracy": entry["accuracy"], "deferred": entry["deferred"],
+         "machine acc on kept rows": entry["machine accuracy on kept rows"],
+         "human acc on deferred rows": entry["human accuracy on deferred rows"]}
+        for entry in result["deferral"].values()],
+        caption="Each rule is fitted on the other folds and decides the held-out fold before seeing the human's "
+                "answer. A good rule keeps the rows the machine gets right (high machine accuracy on kept rows) and "
+                "hands over rows the human gets right (high human accuracy on deferred rows)"
+                + ("" if result.get("budget") is None else f"; at most about {result['budget']:.0%} of rows deferred")
+                + ".")
+    if result.get("ai_ai") is not None:
+        ai = result["ai_ai"]
+        run.add_table(f"{prefix}AI-AI teams (machine A with machine B)", ai["teams"],
+                      caption=f"The same deferral rules with a second machine in the human's place (cross-fitted), "
+                              f"plus parameter-free combinations. Best AI-AI team {ai['best_team_accuracy']:.4f} vs "
+                              f"best human-AI team {result['best_team_accuracy']:.4f}; error consistency of the two "
+                              f"machines {ai['error_consistency']:.3f} (human vs machine: "
+                              f"{result['comparison']['error_consistency']:.3f}).")
     c = result["comparison"]
     run.add_table(f"{prefix}How the mistakes differ", [
         {"statistic": "accuracy: machine / human", "value": f"{result['machine']['accuracy']:.4f} / "
@@ -154,9 +175,9 @@ def add_to_report(run: RunDirectory, result: dict, prefix: str = "", class_names
     ], caption="Low error consistency, 'both wrong' below its independent value and a low off-diagonal correlation "
                "all say the two sources make different mistakes, which is what a team needs.")
     run.add_figure(f"{prefix}Accuracy vs deferral rate", plot_curves(result), save_as="collab_coverage.png",
-                   caption="a curve above both flat lines (machine alone, human alone): that team beats both, and "
-                           "its peak is the share of rows worth handing over (rows go to the human from the least "
-                           "confident machine prediction up).")
+                   caption="the dots (each rule's cross-fitted decision) above both flat lines (machine alone, human "
+                           "alone): that team beats both. The curves rank rows by each rule's out-of-fold score; "
+                           "their peak picks the share on the scored rows themselves, so it is optimistic.")
     run.add_figure(f"{prefix}Confusion matrices", plot_confusions(result, class_names), save_as="collab_confusions.png",
                    caption="cells bright in one panel only (bright = a frequent confusion): mistakes one source "
                            "makes and the other does not.")
@@ -173,14 +194,18 @@ def add_to_report(run: RunDirectory, result: dict, prefix: str = "", class_names
                   caption="Worth a look by hand: rows here are often ambiguous or mislabelled.")
     run.add_metrics({"collab": {key: value for key, value in result.items() if key != "hardest_rows"}})
     machine_acc, human_acc = result["machine"]["accuracy"], result["human"]["accuracy"]
-    deferral = result["teams"][2]
+    best = result["deferral"][result["best_deferral_method"]]
     return {
         "machine_accuracy": machine_acc,
         "human_accuracy": human_acc,
         "best_team_accuracy": result["best_team_accuracy"],
         "team_beats_both": result["team_beats_both"],
-        "deferral_accuracy": deferral["accuracy"],
-        "deferral_human_consulted": deferral["human consulted"],
+        "deferral_method": result["best_deferral_method"],
+        "deferral_label": best["label"],
+        "deferral_accuracy": best["accuracy"],
+        "deferral_human_consulted": best["deferred"],
+        "deferral_by_method": {name: entry["accuracy"] for name, entry in result["deferral"].items()},
+        "ai_ai_best_team_accuracy": None if result.get("ai_ai") is None else result["ai_ai"]["best_team_accuracy"],
         "error_consistency": c["error_consistency"],
         "both_wrong": c["overlap_both_wrong"],
         "both_wrong_if_independent": c["overlap_both_wrong_if_independent"],
@@ -198,9 +223,13 @@ def add_headlines(run: RunDirectory, headline: dict, group_prefix: str = "") -> 
                      baseline_label="machine alone", better="higher")
     run.add_headline("best team acc vs human", headline["best_team_accuracy"], group=teams, baseline=human,
                      baseline_label="human alone", better="higher")
-    run.add_headline(f"deferral acc ({headline['deferral_human_consulted']:.0%} to the human)",
-                     headline["deferral_accuracy"], group=teams, baseline=machine, baseline_label="machine alone",
-                     better="higher")
+    deferral = f"{group_prefix}deferral, cross-fitted"
+    for name, accuracy in headline["deferral_by_method"].items():
+        run.add_headline(f"{name} acc", accuracy, group=deferral, baseline=machine, baseline_label="machine alone",
+                         better="higher")
+    if headline.get("ai_ai_best_team_accuracy") is not None:
+        run.add_headline("best AI-AI team acc", headline["ai_ai_best_team_accuracy"], group=teams,
+                         baseline=headline["best_team_accuracy"], baseline_label="best human-AI team", better="higher")
     mistakes = f"{group_prefix}how the mistakes differ"
     run.add_headline("both wrong (share of rows)", headline["both_wrong"], group=mistakes,
                      baseline=headline["both_wrong_if_independent"], baseline_label="if independent", better="lower")

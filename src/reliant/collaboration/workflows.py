@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reliant.collaboration.config import CollabConfig
 from reliant.core.data import check_rows, load_array, load_class_scores, load_labels
-from reliant.core.errors import ConfigError
+from reliant.core.errors import ConfigError, DataError
 from reliant.core.rundir import RunDirectory, run_directory
 
 __all__ = ["demo_stage", "load_inputs", "run_analyze"]
@@ -34,8 +34,23 @@ def load_inputs(config: CollabConfig) -> dict:
     if names is not None and len(names) != k:
         raise ConfigError(f"expected {k} comma-separated names (one per class of {path}), got {len(names)}",
                           field="class_names")
-    return {"logits": logits, "votes": votes, "labels": labels, "class_names": names,
-            "paths": [path, votes_path, Path(config.labels)]}
+    paths = [path, votes_path, Path(config.labels)]
+    second = None
+    if config.second_machine_scores is not None:
+        second_path, second_name, second_probs = config.second_machine_scores
+        second = load_class_scores(second_path, name=second_name, probabilities=second_probs)
+        check_rows(second_name, len(second), n, second_path, str(path))
+        if second.shape[1] != k:
+            raise DataError(f"has {second.shape[1]} classes but {path} has {k}", file=second_path, field=second_name)
+        paths.append(second_path)
+    features = None
+    if config.features is not None:
+        features = load_array(config.features, name="features", ndim=(1, 2), dtype="float")
+        features = features.reshape(len(features), -1)
+        check_rows("features", len(features), n, config.features, str(path))
+        paths.append(Path(config.features))
+    return {"logits": logits, "votes": votes, "labels": labels, "class_names": names, "paths": paths,
+            "second_logits": second, "features": features}
 
 
 def run_analyze(config: CollabConfig, out: Path | None = None, overwrite: bool = False) -> tuple[Path, list[str]]:
@@ -52,13 +67,21 @@ def run_analyze(config: CollabConfig, out: Path | None = None, overwrite: bool =
         run.log(f"{len(inputs['labels'])} rows, {inputs['logits'].shape[1]} classes; "
                 f"human = {config.annotators or 'all'} vote(s) per row")
         result = analyze(inputs["logits"], inputs["votes"], inputs["labels"], annotators=config.annotators,
-                         folds=config.folds, alpha=config.alpha, bins=config.bins, seed=config.seed)
+                         folds=config.folds, alpha=config.alpha, bins=config.bins, seed=config.seed,
+                         deferral_methods=config.deferral_methods, budget=config.budget,
+                         features=inputs["features"], second_machine_logits=inputs["second_logits"])
         headline = add_to_report(run, result, class_names=inputs["class_names"])
         add_headlines(run, headline)
         run.add_metrics({"headline": headline})
         run.file("teams.json").write_text(json.dumps(result["teams"], indent=2) + "\n")
-    lines = [f"{row['team']:45s} accuracy {row['accuracy']:.4f}  human consulted {row['human consulted']:.2f}"
+    lines = [f"{row['team']:60s} accuracy {row['accuracy']:.4f}  human consulted {row['human consulted']:.2f}"
              for row in result["teams"]]
+    lines += [f"cross-fitted deferral, {name}: accuracy {entry['accuracy']:.4f}, deferred {entry['deferred']:.2%}, "
+              f"machine on kept {entry['machine accuracy on kept rows']:.4f}, human on deferred "
+              f"{entry['human accuracy on deferred rows']:.4f}" for name, entry in result["deferral"].items()]
+    if result["ai_ai"] is not None:
+        lines.append(f"AI-AI best team {result['ai_ai']['best_team_accuracy']:.4f} vs human-AI best team "
+                     f"{result['best_team_accuracy']:.4f}")
     lines.append(f"error consistency κ = {result['comparison']['error_consistency']:.4f}; "
                  f"team beats both: {result['team_beats_both']}")
     return run.path, lines

@@ -6,12 +6,18 @@ logit adjustment, balanced- and worst-optimal reweighting):
 
 >>> from reliant.robustness.api import DROPS, compare_methods, synthetic_longtail
 >>> split = synthetic_longtail(seed=0, num_classes=4, n_max=200, n_val_max=200, n_test_per_class=50, dim=6)
->>> drops = DROPS(delta=0.5, steps=100).fit(split.val_logits, split.val_labels)   # g in the KL ball
->>> bool(drops.divergence_ <= 0.5 + 1e-9), drops.predict(split.test_logits).shape  # logits + log g - log pi
+>>> drops = DROPS(delta=0.1, prior=split.prior, steps=100).fit(split.val_logits, split.val_labels)  # g in the KL ball
+>>> bool(drops.divergence_ <= 0.1 + 1e-9), drops.predict(split.test_logits).shape  # logits + log g - log pi
 (True, (200,))
->>> results = compare_methods(split.val_logits, split.val_labels, split.test_logits, split.test_labels, steps=100)
->>> sorted(results["methods"])[:2]
-['DROPS', 'balanced-optimal reweighting']
+>>> results = compare_methods(split.val_logits, split.val_labels, split.test_logits, split.test_labels,
+...                           prior=split.prior, steps=100)        # delta selected out of fold on validation
+>>> sorted(results["methods"])[:2], results["delta_selection"]["delta"] in results["delta_selection"]["deltas"]
+(['DROPS', 'balanced-optimal reweighting'], True)
+
+The training prior ``prior`` is required everywhere (no default to the validation
+frequencies); :func:`estimate_prior` counts it from training labels. :func:`select_delta`
+chooses DROPS' radius by cross-fitting on validation, :func:`temperature_calibrate` fits the
+optional temperature.
 
 :func:`run_drops` / :func:`run_longtail` are the ``reliant robust drops`` / ``longtail``
 commands (their options: :class:`DropsConfig`, :class:`LongTailConfig`), :func:`demo_stage`
@@ -31,6 +37,7 @@ from reliant.robustness.drops import (
     NoAdjustment,
     PostHocAdjuster,
     WorstClassReweighting,
+    estimate_prior,
     make_baselines,
 )
 from reliant.robustness.longtail import LongTailSplit, exponential_profile, longtail_split, synthetic_longtail
@@ -42,6 +49,7 @@ from reliant.robustness.metrics import (
     per_group_accuracy,
     worst_group_accuracy,
 )
+from reliant.robustness.selection import select_delta, temperature_calibrate
 from reliant.robustness.report import (
     add_to_report,
     plot_delta_worst,
@@ -60,11 +68,14 @@ __all__ = [
     "accuracy_report",
     "compare_methods",
     "demo_stage",
+    "estimate_prior",
     "longtail_split",
     "make_baselines",
     "run_drops",
     "run_longtail",
+    "select_delta",
     "synthetic_longtail",
+    "temperature_calibrate",
 ]
 
 # Also importable from here, as before (the estimators, splits and formulas behind the names above):

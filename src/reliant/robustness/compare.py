@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reliant.core.errors import ConfigError, DataError
+from reliant.core.errors import ConfigError, DataError, check_number
 from reliant.core.progress import track
-from reliant.robustness.divergences import canonical
-from reliant.robustness.drops import DROPS, PostHocAdjuster, make_baselines
+from reliant.robustness.config import CALIBRATIONS, DEFAULT_DELTA_GRID
+from reliant.robustness.drops import DROPS, PostHocAdjuster, _class_prior, make_baselines
 from reliant.robustness.metrics import DEFAULT_DELTAS, accuracy_report
 
 __all__ = ["compare_methods", "summary_rows"]
@@ -28,49 +28,70 @@ def compare_methods(
     test_logits: np.ndarray | None = None,
     test_labels: np.ndarray | None = None,
     *,
+    prior: np.ndarray | None = None,
     val_groups: np.ndarray | None = None,
     test_groups: np.ndarray | None = None,
-    prior: np.ndarray | None = None,
     target: np.ndarray | None = None,
     divergence: str = "kl",
-    delta: float = 0.5,
+    delta: float | None = None,
+    delta_grid: Sequence[float] = DEFAULT_DELTA_GRID,
+    select_folds: int = 5,
+    select_metric: str = "delta_worst",
+    eval_delta: float = 0.5,
+    calibrate: str = "temperature",
     loss: str = "ce",
     steps: int = 400,
     eta_g: float = 0.5,
     eta_lambda: float = 1.0,
     tau: float = 1.0,
     deltas: Sequence[float] = DEFAULT_DELTAS,
-    eval_delta: float | None = None,
+    seed: int = 0,
 ) -> dict:
     """Fit DROPS and the baselines on validation and evaluate every one on test (on
     validation again when no test set is given).
 
-    Returns ``{"methods": {name: {"val": report, "test": report}}, "models": {name: model},
-    "drops": DROPS, "deltas": [...], "eval_delta": float, "evaluated_on": "test"|"validation"}``;
-    each report is :func:`~reliant.robustness.metrics.accuracy_report` with the
-    delta-worst accuracy in a KL ball around the target (uniform by default).
+    ``prior`` (the training label prior π) is required. DROPS' radius is ``delta`` when given,
+    otherwise selected from ``delta_grid`` by cross-fitting on validation
+    (:func:`~reliant.robustness.selection.select_delta`, ``select_folds`` folds, for
+    ``select_metric`` at ``eval_delta``). ``calibrate="temperature"`` divides every logit by one
+    temperature fitted on validation first (for every method). Returns ``{"methods": {name:
+    {"val": report, "test": report}}, "models": {name: model}, "drops": DROPS, "deltas": [...],
+    "eval_delta": float, "evaluated_on": "test"|"validation", "delta_selection": dict | None,
+    "temperature": float}``; each report is :func:`~reliant.robustness.metrics.accuracy_report`
+    with the δ-worst accuracy in a KL ball of radius ``eval_delta`` around the target.
     """
+    from reliant.robustness.selection import select_delta, temperature_calibrate
+
     if (test_logits is None) != (test_labels is None):
         raise ConfigError("give both test logits and test labels, or neither", field="test_labels")
     if val_groups is not None and test_logits is not None and test_groups is None:
         raise ConfigError("groups were given for validation; give the test groups too", field="test_groups")
-    drops = DROPS(delta=delta, divergence=divergence, target=target, prior=prior, loss=loss, steps=steps,
-                  eta_g=eta_g, eta_lambda=eta_lambda)
-    models: list[PostHocAdjuster] = make_baselines(prior=prior, tau=tau) + [drops]
+    if calibrate not in CALIBRATIONS:
+        raise ConfigError(f"unknown calibration {calibrate!r} (choose {', '.join(CALIBRATIONS)})", field="calibrate")
+    k = np.asarray(val_logits).shape[1]
+    pi = _class_prior(prior, k)
+    check_number(eval_delta, "eval_delta", low=0)
+    eval_delta = float(eval_delta)
+    temperature = 1.0
+    if calibrate == "temperature":
+        temperature = temperature_calibrate(val_logits, val_labels)
+        val_logits = np.asarray(val_logits, dtype=np.float64) / temperature
+        if test_logits is not None:
+            test_logits = np.asarray(test_logits, dtype=np.float64) / temperature
+    params = {"divergence": divergence, "target": target, "prior": pi, "loss": loss, "steps": steps,
+              "eta_g": eta_g, "eta_lambda": eta_lambda}
+    selection = None
+    if delta is None:
+        selection = select_delta(val_logits, val_labels, val_groups, deltas=delta_grid, folds=select_folds,
+                                 metric=select_metric, eval_delta=eval_delta, seed=seed, **params)
+        delta = selection["delta"]
+    drops = DROPS(delta=delta, **params)
+    models: list[PostHocAdjuster] = make_baselines(prior=pi, tau=tau) + [drops]
     num_groups = None
     if val_groups is not None:
         num_groups = int(max(np.max(val_groups), np.max(test_groups) if test_groups is not None else 0)) + 1
-    if eval_delta is None:  # the metric ball is KL: reuse the fitted radius when it is a KL radius too
-        eval_delta = delta if canonical(divergence) == "kl" else 0.5
-    eval_delta = float(eval_delta)
     test_priors = None
     if val_groups is None:  # label-shift test mixes: the training prior itself and its reverse
-        k = np.asarray(val_logits).shape[1]
-        if prior is not None:
-            pi = np.asarray(prior, dtype=np.float64) / np.sum(prior)
-        else:
-            pi = np.bincount(np.asarray(val_labels, dtype=np.int64), minlength=k).astype(np.float64)
-            pi = pi / pi.sum()
         test_priors = {"forward": pi, "backward": pi[::-1].copy()}
     methods: dict[str, dict] = {}
     for model in track(models, "fitting DROPS and the baselines"):  # one bar: each fit + evaluation
@@ -78,9 +99,9 @@ def compare_methods(
         entry = {"val": accuracy_report(model.predict(val_logits), val_labels, val_groups, num_groups,
                                         delta=eval_delta, r=target, deltas=deltas, test_priors=test_priors)}
         if test_logits is not None:
-            if np.asarray(test_logits).shape[1] != np.asarray(val_logits).shape[1]:
+            if np.asarray(test_logits).shape[1] != k:
                 raise DataError(f"has {np.asarray(test_logits).shape[1]} classes but the validation logits have "
-                                f"{np.asarray(val_logits).shape[1]}", field="test_logits")
+                                f"{k}", field="test_logits")
             entry["test"] = accuracy_report(model.predict(test_logits), test_labels, test_groups, num_groups,
                                             delta=eval_delta, r=target, deltas=deltas, test_priors=test_priors)
         methods[model.name] = entry
@@ -91,6 +112,9 @@ def compare_methods(
         "deltas": list(map(float, deltas)),
         "eval_delta": eval_delta,
         "evaluated_on": "test" if test_logits is not None else "validation",
+        "delta_selection": selection,
+        "temperature": float(temperature),
+        "prior": pi.tolist(),
     }
 
 

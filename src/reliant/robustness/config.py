@@ -20,7 +20,8 @@ from typing import Any, Optional
 from reliant.core.config import option, seed_option
 from reliant.core.errors import ConfigError
 
-__all__ = ["DEFAULT_DELTAS", "DIVERGENCES", "DropsConfig", "LongTailConfig", "LOSSES", "VAL_PROFILES"]
+__all__ = ["CALIBRATIONS", "DEFAULT_DELTAS", "DEFAULT_DELTA_GRID", "DIVERGENCES", "DropsConfig", "LongTailConfig",
+           "LOSSES", "SELECT_METRICS", "VAL_PROFILES"]
 
 DIVERGENCES: tuple[str, ...] = ("kl", "reverse_kl", "l1", "l2")
 """The divergence balls DROPS can fit in (``l2`` is the squared L2 distance)."""
@@ -30,6 +31,15 @@ VAL_PROFILES: tuple[str, ...] = ("longtail", "balanced")
 
 DEFAULT_DELTAS: tuple[float, ...] = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 """KL radii of the delta-worst accuracy curve in reports."""
+
+DEFAULT_DELTA_GRID: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+"""Radii DROPS' δ is selected from on validation (0 = logit adjustment towards the target;
+docs/results/robustness.md measures this grid against fixed radii)."""
+
+SELECT_METRICS: tuple[str, ...] = ("delta_worst", "worst", "balanced")
+"""What δ is selected for: δ-worst accuracy at --eval-delta, worst-class or balanced accuracy."""
+
+CALIBRATIONS: tuple[str, ...] = ("none", "temperature")
 
 
 def _flag(name: str) -> str:
@@ -53,12 +63,26 @@ class DropsConfig:
                                     path="file")
     test_groups: Optional[Path] = option(None, "Test group ids, one per row (needed with --groups and a test set).",
                                          path="file")
-    prior: Optional[Path] = option(None, "Training label prior π (counts or probabilities, one per class); "
-                                         "default: the validation label frequencies.", path="file")
+    prior: Optional[Path] = option(None, "Training label prior π (counts or probabilities, one per class). "
+                                         "Give this or --train-labels; there is no default (the validation "
+                                         "frequencies are not the training prior).", path="file")
+    train_labels: Optional[Path] = option(None, "Training labels, one integer per row: π is estimated as their "
+                                                "class frequencies (instead of --prior).", path="file")
     target: Optional[Path] = option(None, "Target distribution r (one positive weight per class or group); "
                                           "default: uniform.", path="file")
     divergence: str = option("kl", "Divergence of the ball around r (l2 is squared L2).", choices=DIVERGENCES)
-    delta: float = option(0.5, "Radius of the divergence ball DROPS is fitted for.", min=0)
+    delta: Optional[float] = option(None, "Fixed radius of the divergence ball DROPS is fitted for; default: "
+                                           "selected on validation from --delta-grid.", min=0)
+    delta_grid: list[float] = option(list(DEFAULT_DELTA_GRID), "Radii δ is selected from (out-of-fold on "
+                                                               "validation) when --delta is not given.", min=0)
+    select_folds: int = option(5, "Class-stratified folds of the validation rows used to select δ.", min=2)
+    select_metric: str = option("delta_worst", "What δ is selected for: δ-worst accuracy at --eval-delta, "
+                                               "worst-class or balanced accuracy.", choices=SELECT_METRICS)
+    eval_delta: float = option(0.5, "KL radius of the δ-worst accuracy in the headline and the δ selection.", min=0)
+    calibrate: str = option("temperature", "Calibrate the logits before fitting: one temperature fitted on "
+                                           "validation by maximum likelihood (the reference code's cal_type=temp), "
+                                           "or none.",
+                            choices=CALIBRATIONS)
     loss: str = option("ce", "Per-class loss in the DROPS game: cross-entropy or 0-1 error.", choices=LOSSES)
     steps: int = option(400, "Iterations of the g / λ updates.", min=1)
     eta_g: float = option(0.5, "Step size of the exponentiated-gradient step on g.", gt=0)
@@ -97,6 +121,12 @@ class DropsConfig:
             raise ConfigError("--groups needs --test-groups when a test set is given", field="test_groups")
         if not self.deltas:
             raise ConfigError("give at least one radius", field="deltas")
+        if (self.prior is None) == (self.train_labels is None):
+            raise ConfigError("give the training label prior: --prior FILE (counts or probabilities) or "
+                              "--train-labels FILE (its class frequencies), exactly one of them; the validation "
+                              "frequencies are not used as a default", field="prior")
+        if self.delta is None and not self.delta_grid:
+            raise ConfigError("give --delta or at least one radius in --delta-grid", field="delta_grid")
 
     @property
     def scores(self) -> tuple[Path, str, bool]:
@@ -113,11 +143,13 @@ class DropsConfig:
         return None
 
     def drops_params(self) -> dict[str, Any]:
-        """Keyword arguments of :class:`~reliant.robustness.drops.DROPS` and the evaluation in
-        :func:`~reliant.robustness.compare.compare_methods`."""
+        """Keyword arguments of :func:`~reliant.robustness.compare.compare_methods` (DROPS'
+        parameters, how δ is chosen, calibration and the evaluation radii)."""
         return {"divergence": self.divergence, "delta": self.delta, "loss": self.loss, "steps": self.steps,
                 "eta_g": self.eta_g, "eta_lambda": self.eta_lambda, "tau": self.tau,
-                "deltas": sorted(set(self.deltas))}
+                "deltas": sorted(set(self.deltas)), "delta_grid": sorted(set(self.delta_grid)),
+                "select_folds": self.select_folds, "select_metric": self.select_metric,
+                "eval_delta": self.eval_delta, "calibrate": self.calibrate, "seed": self.seed}
 
 
 def _one_of(config: Any, a: str, b: str, *, required: bool) -> None:

@@ -68,6 +68,7 @@ __all__ = [
     "NoAdjustment",
     "PostHocAdjuster",
     "WorstClassReweighting",
+    "estimate_prior",
     "make_baselines",
 ]
 
@@ -132,17 +133,29 @@ class PostHocAdjuster:
         return self
 
 
-def _class_prior(prior: np.ndarray | None, labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """The label prior the model was trained under: given, or the validation frequencies."""
+PRIOR_REQUIRED = ("the training label prior π is required: pass prior= (counts or probabilities, one per class; "
+                  "estimate_prior(train_labels, num_classes) counts a training-label array). The validation "
+                  "frequencies are not a default: a balanced validation set would turn logit adjustment into a no-op")
+
+
+def estimate_prior(train_labels: np.ndarray, num_classes: int, *, file=None) -> np.ndarray:
+    """``π_y``: the share of training rows labelled ``y``. A class with no training rows has no
+    finite ``log π_y`` (every post-hoc rule divides by ``π``), so it is an error naming it."""
+    labels = check_labels(np.asarray(train_labels), num_classes, name="train_labels", file=file)
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    if np.any(counts == 0):
+        missing = int(np.flatnonzero(counts == 0)[0])
+        raise DataError(f"class {missing} has no training rows, so its prior would be 0 (log π undefined); "
+                        "give --prior instead", file=file, field="train_labels")
+    return counts / counts.sum()
+
+
+def _class_prior(prior: np.ndarray | None, num_classes: int) -> np.ndarray:
+    """The label prior the model was trained under, normalised; required (see PRIOR_REQUIRED)."""
     if prior is None:
-        counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-        if np.any(counts == 0):
-            missing = int(np.flatnonzero(counts == 0)[0])
-            raise DataError(f"class {missing} has no validation rows; give the training prior (--prior) instead",
-                            field="labels")
-        return counts / counts.sum()
+        raise ConfigError(PRIOR_REQUIRED, field="prior")
     prior = np.asarray(prior, dtype=np.float64).reshape(-1)
-    if prior.size != num_classes or np.any(prior <= 0):
+    if prior.size != num_classes or not np.all(np.isfinite(prior)) or np.any(prior <= 0):
         raise DataError(f"prior needs {num_classes} positive values, got {prior.size}", field="prior")
     return prior / prior.sum()
 
@@ -190,7 +203,7 @@ class LogitAdjustment(PostHocAdjuster):
     def fit(self, logits, labels, groups=None) -> LogitAdjustment:
         check_number(self.tau, "tau")
         logits, labels, _, _ = _validate(logits, labels, groups)
-        self.prior_ = _class_prior(self.prior, labels, logits.shape[1])
+        self.prior_ = _class_prior(self.prior, logits.shape[1])
         self.offsets_ = -self.tau * np.log(self.prior_)
         self.weights_ = np.full(logits.shape[1], 1.0 / logits.shape[1])
         return self
@@ -216,7 +229,7 @@ class BalancedReweighting(PostHocAdjuster):
     def fit(self, logits, labels, groups=None) -> BalancedReweighting:
         logits, labels, groups, num_groups = _validate(logits, labels, groups)
         k = logits.shape[1]
-        self.prior_ = _class_prior(self.prior, labels, k)
+        self.prior_ = _class_prior(self.prior, k)
         offsets = -np.log(self.prior_)
         steps = np.linspace(-self.span, self.span, self.grid)
         steps = steps[np.argsort(np.abs(steps), kind="stable")]  # ties resolve to the smallest move
@@ -258,7 +271,7 @@ class WorstClassReweighting(PostHocAdjuster):
     def fit(self, logits, labels, groups=None) -> WorstClassReweighting:
         logits, labels, groups, num_groups = _validate(logits, labels, groups)
         k = logits.shape[1]
-        self.prior_ = _class_prior(self.prior, labels, k)
+        self.prior_ = _class_prior(self.prior, k)
         mapping = _group_class_matrix(labels, groups, num_groups, k)
         g = np.full(num_groups, 1.0 / num_groups)
         best = (-np.inf, -np.inf)
@@ -296,17 +309,19 @@ class DROPS(PostHocAdjuster):
     ``predict`` / ``predict_proba`` on any logits. ``history_`` records ``lambda`` (always
     ``>= 0``), ``D(g, r)`` and the Lagrangian per step.
 
-    Parameters: ``divergence`` (kl, reverse_kl, l1, l2), ``delta`` (ball radius), ``target``
-    (``r``; uniform when None), ``prior`` (the training label prior ``pi``; validation label
-    frequencies when None), ``loss`` (``ce`` as in the reference code, or ``01``), ``steps``,
-    ``eta_g``, ``eta_lambda``, ``lambda_init``.
+    Parameters: ``divergence`` (kl, reverse_kl, l1, l2), ``delta`` (ball radius; the CLI
+    selects it on validation, see :func:`reliant.robustness.selection.select_delta`),
+    ``target`` (``r``; uniform when None), ``prior`` (the training label prior ``pi``,
+    required: :func:`estimate_prior` counts it from training labels), ``loss`` (``ce`` as in the reference code, or ``01``), ``steps``,
+    ``eta_g``, ``eta_lambda``, ``lambda_init``, ``tol`` (stop early once an iteration moves
+    ``log g`` and ``lambda`` by at most ``tol``; 0 runs every step).
     """
 
     name = "DROPS"
 
     def __init__(
         self,
-        delta: float = 0.5,
+        delta: float = 0.2,  # the reference code's default; the best fixed radius in docs/results/robustness.md
         divergence: str = "kl",
         target: np.ndarray | None = None,
         prior: np.ndarray | None = None,
@@ -315,6 +330,7 @@ class DROPS(PostHocAdjuster):
         eta_g: float = 0.5,
         eta_lambda: float = 1.0,
         lambda_init: float = 1.0,
+        tol: float = 1e-7,
     ) -> None:
         self.delta = delta
         self.divergence = divergence
@@ -325,6 +341,7 @@ class DROPS(PostHocAdjuster):
         self.eta_g = eta_g
         self.eta_lambda = eta_lambda
         self.lambda_init = lambda_init
+        self.tol = tol
 
     def _check_params(self) -> str:
         kind = canonical(self.divergence)
@@ -335,13 +352,14 @@ class DROPS(PostHocAdjuster):
         for name in ("eta_g", "eta_lambda"):
             check_number(getattr(self, name), name, low=0, low_open=True)
         check_number(self.lambda_init, "lambda_init", low=0)
+        check_number(self.tol, "tol", low=0)
         return kind
 
     def fit(self, logits, labels, groups=None) -> DROPS:
         kind = self._check_params()
         logits, labels, groups, num_groups = _validate(logits, labels, groups)
         k = logits.shape[1]
-        self.prior_ = _class_prior(self.prior, labels, k)
+        self.prior_ = _class_prior(self.prior, k)
         mapping = _group_class_matrix(labels, groups, num_groups, k)
         if self.target is None:
             r = np.full(num_groups, 1.0 / num_groups)
@@ -368,12 +386,17 @@ class DROPS(PostHocAdjuster):
                 else:
                     ascent = losses - lam * divergence_gradient(g, r, kind)
                     log_g = np.log(g) + np.clip(self.eta_g * ascent, -1.0, 1.0)
+                previous_g, previous_lam = g, lam
                 g = np.exp(log_g - log_g.max())
                 g = np.maximum(g / g.sum(), _FLOOR)
                 g /= g.sum()
                 gap = divergence(g, r, kind) - self.delta
                 lam = max(0.0, lam + self.eta_lambda * gap)  # projected dual step: lambda >= 0
                 history.append(DropsStep(step, lam, gap + self.delta, float(np.dot(g, losses) - lam * gap)))
+                # a fixed point of both updates: further steps would not move (g, lambda)
+                if (self.tol > 0 and abs(lam - previous_lam) <= self.tol
+                        and np.max(np.abs(np.log(g) - np.log(previous_g))) <= self.tol):
+                    break
         self.history_ = history
         self.lambda_ = lam
         self.weights_ = shrink_into_ball(g, r, self.delta, kind)

@@ -19,7 +19,7 @@ from reliant.robustness.compare import summary_rows
 from reliant.robustness.divergences import canonical
 from reliant.robustness.drops import DROPS
 
-__all__ = ["add_headlines", "add_to_report", "plot_delta_worst", "plot_dual", "plot_per_group", "plot_summary",
+__all__ = ["add_headlines", "add_setup", "add_to_report", "plot_delta_worst", "plot_dual", "plot_per_group", "plot_summary",
            "plot_validation_profile",
            "plot_weights"]
 
@@ -132,6 +132,37 @@ def plot_dual(drops: DROPS):
     return fig
 
 
+def add_setup(run: RunDirectory, results: dict, prior_source: str, prefix: str = "") -> None:
+    """What the numbers rest on: where the prior π came from (and its values), DROPS' radius
+    and how it was chosen, the calibration temperature; and the δ-selection scores."""
+    drops: DROPS = results["drops"]
+    selection = results["delta_selection"]
+    prior = np.asarray(results["prior"])
+    rows = [
+        {"setting": "training prior π", "value": prior_source},
+        {"setting": "π (head … tail)", "value": " ".join(f"{p:.4g}" for p in prior[:20]) + (" …" if len(prior) > 20 else "")},
+        {"setting": "DROPS radius δ", "value": f"{drops.delta:g} ({canonical(drops.divergence)} ball), "
+                                               + ("fixed by --delta" if selection is None else
+                                                  f"selected on validation ({selection['folds']}-fold cross-fitting, "
+                                                  f"{selection['metric']})")},
+        {"setting": "temperature", "value": "none (logits used as given)" if results["temperature"] == 1.0
+         else f"{results['temperature']:.4f}, fitted on validation (logits / T for every method)"},
+        {"setting": "δ-worst metric radius", "value": f"{results['eval_delta']:g} (KL ball around the target)"},
+    ]
+    run.add_table(f"{prefix}Setup", rows, caption="Post-hoc rules divide by the training prior π, so it must be the "
+                                                   "prior the model was trained under; it is never defaulted to the "
+                                                   "validation label frequencies.")
+    if selection is not None:
+        best = selection["deltas"].index(selection["delta"])
+        run.add_table(f"{prefix}δ selection (out-of-fold on validation)",
+                      [{"δ": d, f"out-of-fold {selection['metric']} acc": s} for d, s in
+                       zip(selection["deltas"], selection["scores"])],
+                      caption="Each δ: DROPS fitted on all validation folds but one, predicting the held-out fold; "
+                              "the pooled out-of-fold per-class accuracies are scored (higher is better; ties go to "
+                              "the smaller δ). The highlighted δ is refitted on all validation rows.",
+                      highlight=[best])
+
+
 def add_to_report(run: RunDirectory, results: dict, prefix: str = "") -> dict:
     """Figures, tables and metrics of :func:`~reliant.robustness.compare.compare_methods` into
     a run directory; returns the headline numbers (DROPS, logit adjustment and no adjustment:
@@ -174,7 +205,8 @@ def add_to_report(run: RunDirectory, results: dict, prefix: str = "") -> dict:
     }
     run.add_metrics({"drops": {
         "methods": metrics, "deltas": results["deltas"], "eval_delta": results["eval_delta"],
-        "evaluated_on": results["evaluated_on"],
+        "evaluated_on": results["evaluated_on"], "delta": drops.delta, "delta_selection": results["delta_selection"],
+        "temperature": results["temperature"], "prior": results["prior"],
         "weights": drops.weights_.tolist(), "offsets": drops.offsets_.tolist(), "lambda": drops.lambda_,
         "divergence_value": drops.divergence_,
     }})
@@ -182,6 +214,7 @@ def add_to_report(run: RunDirectory, results: dict, prefix: str = "") -> dict:
     la = results["methods"]["logit adjustment"][split]
     plain = results["methods"]["no adjustment"][split]
     return {
+        "drops_delta": drops.delta,
         "drops_worst_accuracy": d["worst_accuracy"],
         "drops_delta_worst_accuracy": d["delta_worst_accuracy"],
         "logit_adjustment_worst_accuracy": la["worst_accuracy"],
@@ -201,7 +234,7 @@ def add_headlines(run: RunDirectory, headline: dict, eval_delta: float, group_pr
     labels = {"worst_accuracy": "worst-class acc", "delta_worst_accuracy": f"δ-worst acc (δ={eval_delta:g})",
               "mean_accuracy": "mean acc"}
     stats = [(key, labels[key]) for key in stats]
-    chain = [("drops", "DROPS", "logit_adjustment", "logit adj."),
+    chain = [("drops", f"DROPS (δ = {headline['drops_delta']:g})", "logit_adjustment", "logit adj."),
              ("logit_adjustment", "logit adjustment", "no_adjustment", "no adjustment")]
     for method, group, baseline, baseline_label in chain:
         for key, label in stats:

@@ -47,8 +47,12 @@ def load_inputs(config: DropsConfig) -> dict:
     val_logits = load_class_scores(scores_path, name=scores_name, probabilities=are_probs)
     k = val_logits.shape[1]
     val_labels = load_labels(config.labels, k, name="labels", rows=len(val_logits), reference=str(scores_path))
+    empty = np.flatnonzero(np.bincount(val_labels, minlength=k) == 0)
+    if empty.size:  # DROPS weighs classes by their validation loss: a class without rows cannot be weighed
+        raise DataError(f"class {int(empty[0])} has no validation rows (DROPS weighs each class by its validation "
+                        "loss)", file=config.labels, field="labels")
     inputs = {"val_logits": val_logits, "val_labels": val_labels, "test_logits": None, "test_labels": None,
-              "val_groups": None, "test_groups": None, "prior": None, "target": None}
+              "val_groups": None, "test_groups": None, "prior": None, "prior_source": None, "target": None}
     test = config.test_scores
     if test is not None:
         test_path, test_name, test_probs = test
@@ -66,6 +70,13 @@ def load_inputs(config: DropsConfig) -> dict:
                                                  str(test[0]))
     if config.prior is not None:
         inputs["prior"] = load_vector(config.prior, k, name="prior")
+        inputs["prior_source"] = f"given: {Path(config.prior)}"
+    elif config.train_labels is not None:
+        from reliant.robustness.drops import estimate_prior  # numpy only; no plotting
+
+        train_labels = load_labels(config.train_labels, k, name="train_labels")
+        inputs["prior"] = estimate_prior(train_labels, k, file=config.train_labels)
+        inputs["prior_source"] = f"estimated from {len(train_labels)} training labels in {Path(config.train_labels)}"
     if config.target is not None:
         n_groups = k
         if inputs["val_groups"] is not None:
@@ -89,7 +100,7 @@ def run_drops(config: DropsConfig, out: Path | None = None, overwrite: bool = Fa
     # Imported after every input was checked: the report modules pull in plotting.
     from reliant.robustness.compare import compare_methods
     from reliant.robustness.divergences import canonical
-    from reliant.robustness.report import add_headlines, add_to_report
+    from reliant.robustness.report import add_headlines, add_setup, add_to_report
 
     params = config.drops_params()
     with run_directory("robust drops", config, out, overwrite=overwrite, inputs=_input_paths(config),
@@ -102,30 +113,49 @@ def run_drops(config: DropsConfig, out: Path | None = None, overwrite: bool = Fa
             val_groups=inputs["val_groups"], test_groups=inputs["test_groups"], prior=inputs["prior"],
             target=inputs["target"], **params,
         )
+        drops = results["drops"]
+        add_setup(run, results, inputs["prior_source"])
         if results["evaluated_on"] == "validation":
             run.add_text("Note", "No test set was given: every number is measured on the validation set the "
                                  "methods were fitted on, so it is optimistic.")
         headline = add_to_report(run, results)
-        drops = results["drops"]
-        run.log(f"DROPS: lambda = {drops.lambda_:.4f}, D(g, r) = {drops.divergence_:.4f} (delta {config.delta})")
+        run.log(f"prior π: {inputs['prior_source']}")
+        run.log(f"DROPS: delta = {drops.delta:g} ({_delta_origin(results)}), lambda = {drops.lambda_:.4f}, "
+                f"D(g, r) = {drops.divergence_:.4f}; temperature {results['temperature']:.4f}")
         add_headlines(run, headline, results["eval_delta"])
         run.file("weights.json").write_text(json.dumps({
             "weights_g": drops.weights_.tolist(), "target_r": drops.target_.tolist(),
-            "prior_pi": drops.prior_.tolist(), "class_offsets": drops.offsets_.tolist(),
-            "lambda": drops.lambda_, "divergence": canonical(config.divergence),
-            "divergence_value": drops.divergence_, "delta": config.delta,
+            "prior_pi": drops.prior_.tolist(), "prior_source": inputs["prior_source"],
+            "class_offsets": drops.offsets_.tolist(), "lambda": drops.lambda_,
+            "divergence": canonical(config.divergence), "divergence_value": drops.divergence_, "delta": drops.delta,
+            "delta_selection": results["delta_selection"], "temperature": results["temperature"],
         }, indent=2) + "\n")
         scored = inputs["test_logits"] if inputs["test_logits"] is not None else inputs["val_logits"]
-        save_array(drops.predict(scored), run.file("predictions.npy"))
-        run.add_metrics({"headline": headline})
+        # the prediction of the fitted model: calibrated logits when a temperature was fitted
+        save_array(drops.predict(scored / results["temperature"]), run.file("predictions.npy"))
+        run.add_metrics({"headline": headline, "prior_source": inputs["prior_source"],
+                         "selected_delta": drops.delta, "delta_selection": results["delta_selection"],
+                         "temperature": results["temperature"]})
     split = "test" if results["evaluated_on"] == "test" else "val"
-    lines = [f"evaluated on {results['evaluated_on']} (δ = {results['eval_delta']:g}):"]
+    lines = [f"prior π: {inputs['prior_source']}",
+             f"DROPS δ = {drops.delta:g} ({_delta_origin(results)})"
+             + (f"; logits divided by temperature {results['temperature']:.4f}" if config.calibrate != "none" else ""),
+             f"evaluated on {results['evaluated_on']} (δ-worst at δ = {results['eval_delta']:g}):"]
     lines += [
         f"{name:30s} mean {entry[split]['mean_accuracy']:.4f}  worst {entry[split]['worst_accuracy']:.4f}  "
         f"δ-worst {entry[split]['delta_worst_accuracy']:.4f}"
         for name, entry in results["methods"].items()
     ]
     return run.path, lines
+
+
+def _delta_origin(results: dict) -> str:
+    selection = results["delta_selection"]
+    if selection is None:
+        return "fixed by --delta"
+    return (f"selected on validation by {selection['folds']}-fold cross-fitting for {selection['metric']}"
+            + (f" at δ = {selection['eval_delta']:g}" if selection["metric"] == "delta_worst" else "")
+            + f" from {', '.join(f'{d:g}' for d in selection['deltas'])}")
 
 
 # --------------------------------------------------------------------------- longtail
@@ -184,7 +214,7 @@ def demo_stage(run: RunDirectory, seed: int) -> dict:
     cross-validated probabilities) or, without them, on a synthetic long-tailed problem."""
     from reliant.robustness.compare import compare_methods
     from reliant.robustness.longtail import longtail_split, synthetic_longtail
-    from reliant.robustness.report import add_headlines, add_to_report
+    from reliant.robustness.report import add_headlines, add_setup, add_to_report
 
     files = cifar10_files()
     if files is not None:
@@ -195,7 +225,8 @@ def demo_stage(run: RunDirectory, seed: int) -> dict:
         source = "synthetic Gaussian mixture, logistic regression trained with ratio-100 long tail"
     run.log(f"robustness demo on {source}")
     results = compare_methods(split.val_logits, split.val_labels, split.test_logits, split.test_labels,
-                              prior=split.prior, delta=0.5)
+                              prior=split.prior, seed=seed)  # δ selected on validation, as on the CLI
+    add_setup(run, results, "the simulated long-tailed training prior", prefix="Robustness: ")
     headline = add_to_report(run, results, prefix="Robustness: ")
     add_headlines(run, headline, results["eval_delta"], group_prefix="Robustness: ",
                   stats=("worst_accuracy", "delta_worst_accuracy"))
