@@ -37,6 +37,8 @@ SHARED = Path(os.environ.get("RELIANT_SHARED_DATA", ROOT.parent / "shared" / "da
 OUT = ROOT / "benchmarks" / "results" / "curation"
 
 from reliant.core.knn import knn  # noqa: E402
+from reliant.curation.baselines import argmax_baseline, cleanlab_issues  # noqa: E402
+from reliant.curation.checks import check_features, check_transition, transform_features  # noqa: E402
 from reliant.curation.api import (  # noqa: E402
     agreement,
     clusterable_features,
@@ -68,10 +70,25 @@ def timed(fn, *args, **kwargs):
     return value, time.perf_counter() - start
 
 
-def cleanlab_issues(labels, pred_probs):
-    from cleanlab.filter import find_label_issues
+CPU = {}  # stage -> CPU seconds of this process (wall time on a shared machine is mostly other jobs)
 
-    return np.asarray(find_label_issues(labels, pred_probs, n_jobs=1), dtype=bool)
+
+def cpu_timed(stage, fn, *args, **kwargs):
+    start_cpu = time.process_time()
+    value, wall = timed(fn, *args, **kwargs)
+    CPU[stage] = time.process_time() - start_cpu
+    return value, wall
+
+
+def recall_at_10(emb, graph, queries, seed):
+    """Share of each sampled row's exact 10 nearest neighbours (whole pool) the graph holds."""
+    rows = np.sort(np.random.default_rng(seed).choice(len(emb), size=min(queries, len(emb)), replace=False))
+    _, exact = knn(emb[rows], emb, k=11, backend="exact")
+    hits = []
+    for r, ex in zip(rows, exact):
+        ex = [j for j in ex if j != r][:10]
+        hits.append(len(set(ex) & set(graph.idx[r, :10].tolist())) / 10)
+    return float(np.mean(hits)), len(rows)
 
 
 def logistic_pred_probs(features, labels, seed):
@@ -97,11 +114,11 @@ def evaluate_detection(features, noisy, clean, K, seed, logistic=True):
         found, t = timed(detect_label_errors, noisy, K, graph, method=method, class_rates=rates, seed=seed)
         extra = t_graph + (t_hoc if method == "rank" else 0.0)
         methods[f"SimiFeat-{method}"] = {**detection_scores(found.flagged, is_noisy), "seconds": t + extra}
-    issues, t = timed(lambda: cleanlab_issues(noisy, knn_pred_probs(noisy, graph, K)))
+    issues, t = cleanlab_issues(noisy, knn_pred_probs(noisy, graph, K))
     methods["cleanlab (k-NN pred_probs)"] = {**detection_scores(issues, is_noisy), "seconds": t + t_graph}
     if logistic:
         probs, t_fit = timed(logistic_pred_probs, features, noisy, seed)
-        issues, t = timed(cleanlab_issues, noisy, probs)
+        issues, t = cleanlab_issues(noisy, probs)
         methods["cleanlab (5-fold logistic pred_probs)"] = {**detection_scores(issues, is_noisy), "seconds": t + t_fit}
     for m in methods.values():
         m["random_f1"] = random_detection_f1(row["noise_rate_true"], m["flagged"] / len(noisy))
@@ -123,7 +140,40 @@ def part_synthetic(quick, seed):
     return results
 
 
+BEFORE = {"tie_break": "index", "hoc_rounds": 20, "detect_rounds": 11, "suggestion": "runner_up", "rank_clip": "range"}
+AFTER = {"tie_break": "random", "hoc_rounds": 50, "detect_rounds": 51, "suggestion": "winner", "rank_clip": "official"}
+
+
+def cifar_run(features, noisy, clean, probs, rules, seed):
+    """HOC T error and every detector on one feature space under one set of rules."""
+    K = 10
+    is_noisy = noisy != clean
+    graph, t_graph = timed(neighbor_graph, features, 16, seed=seed, tie_break=rules["tie_break"])
+    report = check_features(features, noisy, graph, K)
+    hoc, t_hoc = timed(estimate_transition, noisy, K, graph, rounds=rules["hoc_rounds"], seed=seed)
+    T_true, _ = empirical_transition(clean, noisy, K)
+    errors = transition_errors(hoc.T, T_true)
+    rates = rank_rates(hoc.T, hoc.p, hoc.noisy_prior, rules["rank_clip"])
+    row = {"noise_rate_true": float(is_noisy.mean()), "noise_rate_estimate": hoc.noise_rate, "T_errors": errors,
+           "max_in_degree": report.max_in_degree, "tied_first_neighbours": report.tied_first_neighbours,
+           "warnings": report.warnings + check_transition(hoc.T, hoc.p, hoc.noise_rate), "methods": {},
+           "seconds_graph": t_graph, "seconds_hoc": t_hoc}
+    for method in ("rank", "vote"):
+        found, t = timed(detect_label_errors, noisy, K, graph, method=method, class_rates=rates,
+                         rounds=rules["detect_rounds"], seed=seed, suggestion=rules["suggestion"])
+        row["methods"][f"SimiFeat-{method}"] = {**detection_scores(found.flagged, is_noisy), "seconds": t}
+    issues, t = cleanlab_issues(noisy, knn_pred_probs(noisy, graph, K))
+    row["methods"]["cleanlab (k-NN pred_probs)"] = {**detection_scores(issues, is_noisy), "seconds": t}
+    issues, t = cleanlab_issues(noisy, probs)
+    row["methods"]["cleanlab (the ResNet's own pred_probs)"] = {**detection_scores(issues, is_noisy), "seconds": t}
+    row["methods"]["argmax(pred_probs) != label"] = detection_scores(argmax_baseline(noisy, probs), is_noisy)
+    return row
+
+
 def part_cifar10h(quick, seed):
+    """CIFAR-10 test set, cleanlab's cross-validated probabilities as features, CIFAR-10H
+    votes as noisy labels: raw and log features, before (lower-index ties, 20/11 rounds,
+    runner-up suggestions, range clip) and after (seeded random ties, official rules)."""
     counts_file = SHARED / "cifar10h" / "cifar10h-counts.npy"
     probs_file = SHARED / "cleanlab_cifar10" / "cifar10_test_set_pyx.npy"
     labels_file = SHARED / "cleanlab_cifar10" / "cifar10_test_set_original_labels.npy"
@@ -140,20 +190,19 @@ def part_cifar10h(quick, seed):
         three = rng.choice(v, size=3, replace=False)
         wrong = three[three != clean[i]]
         worst[i] = wrong[0] if len(wrong) else three[0]
-    # features: log of the cross-validated probabilities (cosine on them clusters by class)
-    features = np.log(np.clip(probs, 1e-6, None))
     if quick:
         keep = rng.choice(len(clean), size=3000, replace=False)
-        features, clean, single, worst, probs = features[keep], clean[keep], single[keep], worst[keep], probs[keep]
+        clean, single, worst, probs = clean[keep], single[keep], worst[keep], probs[keep]
+    spaces = {"raw probabilities": probs, "log-probabilities (the auto transform)": transform_features(probs)[0]}
     out = {}
-    for name, noisy in [("one random annotator", single), ("worst of 3 annotators", worst)]:
-        row = evaluate_detection(features, noisy, clean, 10, seed, logistic=False)
-        issues, t = timed(cleanlab_issues, noisy, probs)
-        row["methods"]["cleanlab (the ResNet's own pred_probs)"] = {
-            **detection_scores(issues, noisy != clean), "seconds": t,
-            "random_f1": random_detection_f1(row["noise_rate_true"], issues.mean())}
-        out[name] = row
-        print(name, json.dumps({k: v["f1"] for k, v in row["methods"].items()}), row["T_errors"], flush=True)
+    for noise_name, noisy in [("one random annotator", single), ("worst of 3 annotators", worst)]:
+        for space, features in spaces.items():
+            for version, rules in (("before", BEFORE), ("after", AFTER)):
+                row = cifar_run(features, noisy, clean, probs, rules, seed)
+                out[f"{noise_name} | {space} | {version}"] = row
+                print(noise_name, space, version, json.dumps({k: round(v["f1"], 3) for k, v in row["methods"].items()}),
+                      "T max", round(row["T_errors"]["max_abs"], 3), "noise", round(row["noise_rate_estimate"], 3),
+                      flush=True)
     return out
 
 
@@ -178,25 +227,30 @@ def semi_synthetic_pool(n_max, dim, seed):
     return names, scores, latent, emb
 
 
-def part_ds2(quick, seed):
+def part_ds2(quick, seed, rows=300932, recall_queries=1000, official_sample=50000):
     if not (SHARED / "ds2_scores").exists():
         return {"skipped": "ds2_scores not present"}
-    n_max = 30000 if quick else 300932
+    n_max = 30000 if quick else rows
     names, scores, latent, emb = semi_synthetic_pool(n_max, 384, seed)
     raw = scores[names[0]]
     n = len(raw)
     out = {"n": n, "dim": 384}
     out["rater_agreement_raw"] = {f"{a} vs {b}": agreement(scores[a], scores[b])
                                   for i, a in enumerate(names) for b in names[i + 1:]}
-    start = time.perf_counter()
-    graph, t_graph = timed(neighbor_graph, emb, 16, seed=seed)
-    curation, t_cur = timed(curate_scores, raw, graph, seed=seed)
-    long_tail, t_lt = timed(long_tail_scores, graph, 10)
-    chosen, t_sel = timed(select_ds2, curation.curated, long_tail, 10000)
-    total = time.perf_counter() - start
+    CPU.clear()
+    start, start_cpu = time.perf_counter(), time.process_time()
+    graph, t_graph = cpu_timed("knn_graph", neighbor_graph, emb, 16, seed=seed)
+    curation, t_cur = cpu_timed("curation", curate_scores, raw, graph, seed=seed)  # official rounds 50/51
+    long_tail, t_lt = cpu_timed("long_tail", long_tail_scores, graph, 10)
+    chosen, t_sel = cpu_timed("select", select_ds2, curation.curated, long_tail, 10000)
+    total, total_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    recall, queries = recall_at_10(emb, graph, recall_queries, seed)
     out["reliant"] = {"seconds_total": total, "seconds_knn_graph": t_graph, "seconds_curation": t_cur,
                       "seconds_long_tail": t_lt, "seconds_select": t_sel, "graph_backend": graph.backend,
-                      "peak_rss_gib": peak_rss_gib()}
+                      "cpu_seconds": dict(CPU), "cpu_seconds_total": total_cpu,
+                      "threads": int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)),
+                      "recall_at_10": recall, "recall_queries": queries,
+                      "rounds": {"hoc": curation.hoc.rounds, "simifeat": 51}, "peak_rss_gib": peak_rss_gib()}
     out["curation"] = {
         "noise_rate_estimate": curation.hoc.noise_rate, "T": curation.hoc.T.round(3).tolist(),
         "changed_share": float(curation.changed.mean()),
@@ -209,16 +263,18 @@ def part_ds2(quick, seed):
         f"agreement_with_{names[2]}_curated": agreement(curation.curated, scores[names[2]]),
     }
     # The official scheme: 50 rounds, each an exact k-NN over a 50k-row subsample of the
-    # (duplicated) pool. Measure a few rounds at the official size and scale to 50.
-    sample = min(50000, n)
-    measured = 1 if not quick else 2
-    start = time.perf_counter()
-    for r in range(measured):
-        official_round(emb, raw, 6, sample, 10, seed + r)
-    per_round = (time.perf_counter() - start) / measured
-    out["official_scheme"] = {"rounds_measured": measured, "seconds_per_round": per_round,
-                              "seconds_50_rounds_extrapolated": 50 * per_round, "subsample": sample}
+    # (duplicated) pool. Measure a round at the official size and scale to 50.
+    # A smaller measured subsample is scaled by (50,000 / measured)^2: exact search is quadratic.
+    sample = min(official_sample, n)
+    start, start_cpu = time.perf_counter(), time.process_time()
+    official_round(emb, raw, 6, sample, 10, seed)
+    scale = (min(50000, n) / sample) ** 2
+    per_round, per_round_cpu = scale * (time.perf_counter() - start), scale * (time.process_time() - start_cpu)
+    out["official_scheme"] = {"rounds_measured": 1, "seconds_per_round": per_round, "cpu_seconds_per_round": per_round_cpu,
+                              "seconds_50_rounds_extrapolated": 50 * per_round, "subsample": min(50000, n),
+                              "subsample_measured": sample, "quadratic_scale": scale}
     out["speedup_vs_official"] = 50 * per_round / total
+    out["speedup_vs_official_cpu"] = 50 * per_round_cpu / total_cpu
     print("ds2", json.dumps(out["reliant"]), "official/round", per_round, flush=True)
     return out
 
@@ -273,6 +329,35 @@ def conditioning_check(seed, n=8000):
     return out
 
 
+def part_embed(texts_count, repeats=3):
+    """Embedding throughput on real Alpaca texts: reliant's embed() (length-sorted batches,
+    progress, cache) against plain SentenceTransformer.encode on the same texts and model,
+    interleaved in the same run so load from other jobs hits both alike."""
+    path = SHARED / "instructions" / "alpaca_random_9k.json"
+    if not path.exists():
+        return {"skipped": "alpaca_random_9k.json not present"}
+    from reliant.core.embeddings import embed, load_embedder
+    from reliant.curation.inputs import load_pool, pool_text
+
+    texts = [pool_text(r) for r in load_pool(path, "score0").records[:texts_count]]
+    model = load_embedder()
+    model.encode(texts[:64], batch_size=64)  # warm-up
+    ours, plain = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a = embed(texts, batch_size=64, show_progress=True)
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        b = model.encode(texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
+                         show_progress_bar=False)
+        plain.append(time.perf_counter() - start)
+    out = {"texts": len(texts), "repeats": repeats, "seconds_reliant": ours, "seconds_plain_encode": plain,
+           "throughput_ratio_median": float(np.median(plain) / np.median(ours)),
+           "max_abs_difference": float(np.abs(np.asarray(a) - b).max())}
+    print("embed", json.dumps(out), flush=True)
+    return out
+
+
 def plot(results, path):
     from reliant.core.plotting import PALETTE, figure_png, new_figure
 
@@ -311,6 +396,11 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--parts", default="synthetic,cifar10h,equal,ds2")
+    parser.add_argument("--embed-texts", type=int, default=1024, help="Alpaca texts of the embed part")
+    parser.add_argument("--ds2-rows", type=int, default=300932, help="pool rows of the ds2 part (300,932: all)")
+    parser.add_argument("--official-sample", type=int, default=50000,
+                        help="subsample measured for one official round (scaled quadratically to 50,000)")
+    parser.add_argument("--recall-queries", type=int, default=1000, help="rows whose exact neighbours are checked")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     results = {"command": "nice .venv/bin/python benchmarks/bench_curation.py" + (" --quick" if args.quick else ""),
@@ -337,8 +427,11 @@ def main():
         results["conditioning"] = conditioning_check(args.seed)
         print("conditioning", results["conditioning"], flush=True)
         save()
+    if "embed" in parts:
+        results["embedding"] = part_embed(256 if args.quick else args.embed_texts)
+        save()
     if "ds2" in parts:
-        results["ds2"] = part_ds2(args.quick, args.seed)
+        results["ds2"] = part_ds2(args.quick, args.seed, args.ds2_rows, args.recall_queries, args.official_sample)
         save()
     plot(results, OUT / f"{name}.png")
     print(f"wrote {OUT / name}.json", file=sys.stderr)

@@ -208,3 +208,20 @@ def test_cache_recomputed_for_other_model_or_damaged_file(monkeypatch, tmp_path)
     np.save(path, np.zeros((5, 3), dtype=np.float32))  # wrong row count under a matching meta
     assert embed(texts, model="stub-b", cache=path, show_progress=False).shape == (2, 3)
     assert len(stub.batches) == 4
+
+
+def test_sigterm_during_embedding_leaves_no_temporary_files(model, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import reliant.core.embeddings as embeddings
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(embeddings, "_fill", killed)
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        embeddings.embed(["a", "b"], cache=tmp_path / "c.npy")
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is previous

@@ -271,3 +271,71 @@ def test_ivf_backend_is_close_to_exact_with_few_probes():
     assert not (idx == np.arange(3000)[:, None]).any()
     recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(exact_idx, idx)])
     assert recall > 0.9
+
+
+# --------------------------------------------------------------------------- seeded random tie-breaking
+
+
+def _saturated_rows(n=400, groups=4):
+    # Rows that normalise to one of a few identical unit vectors: every neighbour is a tie.
+    x = np.zeros((n, groups), dtype=np.float32)
+    x[np.arange(n), np.arange(n) % groups] = 1.0
+    return x
+
+
+@pytest.mark.parametrize("backend", TIE_EXACT_BACKENDS)
+def test_random_ties_pick_members_of_the_tie_and_spread_in_degree(backend):
+    x = _saturated_rows()
+    _, by_index = knn(x, k=5, backend=backend, tie_break="index")
+    sims, idx = knn(x, k=5, backend=backend, tie_break="random", seed=3)
+    np.testing.assert_array_equal(sims, 1.0)
+    assert np.all(idx % 4 == (np.arange(400) % 4)[:, None])  # still members of the own group
+    assert not (idx == np.arange(400)[:, None]).any()
+    # lower-index breaking makes the first rows of each group everybody's neighbour
+    assert np.bincount(by_index.ravel(), minlength=400).max() >= 90
+    assert np.bincount(idx.ravel(), minlength=400).max() <= 20
+
+
+@pytest.mark.parametrize("backend", TIE_EXACT_BACKENDS)
+def test_random_ties_are_seeded_and_block_size_independent(backend):
+    x = _saturated_rows(200)
+    a = knn(x, k=4, backend=backend, tie_break="random", seed=1, block_size=7)
+    b = knn(x, k=4, backend=backend, tie_break="random", seed=1, block_size=4096)
+    c = knn(x, k=4, backend=backend, tie_break="random", seed=2)
+    np.testing.assert_array_equal(a[1], b[1])
+    assert (a[1] != c[1]).any()
+
+
+def test_random_ties_match_between_exact_and_torch():
+    x = _tied_data()
+    a = knn(x, k=6, backend="exact", normalized=True, tie_break="random", seed=5)
+    b = knn(x, k=6, backend="torch", device="cpu", normalized=True, tie_break="random", seed=5)
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_random_ties_keep_strict_order_and_true_similarities():
+    x = _tied_data()
+    sims, idx = knn(x, k=10, backend="exact", normalized=True, tie_break="random", seed=0)
+    full = x.astype(np.float64) @ x.T.astype(np.float64)
+    np.fill_diagonal(full, -np.inf)
+    np.testing.assert_array_equal(sims, np.take_along_axis(full, idx, axis=1).astype(np.float32))
+    assert np.all(np.diff(sims, axis=1) <= 0)
+    # the k values are the true top-k values (only the members of a tie may differ)
+    np.testing.assert_array_equal(sims, -np.sort(-full, axis=1)[:, :10].astype(np.float32))
+
+
+def test_tie_path_does_not_resort_rows():
+    # 4,000 rows, every one tied across the cut (400-row ties): two scans per row, no sort of
+    # it. CPU time, not wall time, so that a loaded machine does not fail it; a full re-sort
+    # of every row took seconds per thousand rows.
+    import time
+
+    x = _saturated_rows(4000, 10)
+    start = time.process_time()
+    knn(x, k=10, backend="exact", tie_break="random", seed=0)
+    assert time.process_time() - start < 5
+
+
+def test_unknown_tie_break():
+    with pytest.raises(UserError, match="tie_break"):
+        knn(GOOD, k=1, tie_break="first")

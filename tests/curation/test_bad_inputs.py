@@ -145,7 +145,7 @@ DATA_CASES = {
     "detect fraction zero": ({"d.jsonl": _jsonl([{"text": f"t{i}", "label": i % 2} for i in range(10)])},
                              ["--detect-fraction", "0"], "field 'simifeat.detect_fraction': must be"),
     "method unknown": ({"d.jsonl": _jsonl([{"text": f"t{i}", "label": i % 2} for i in range(10)])},
-                       ["--method", "magic"], "field 'method': unknown value 'magic' (choose from: rank, vote)"),
+                       ["--method", "magic"], "field 'method': unknown value 'magic' (choose from: rank, vote, cleanlab)"),
 }
 
 

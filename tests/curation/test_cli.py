@@ -172,10 +172,18 @@ def test_rate_and_select_with_an_llm_rater(pool, tmp_path, monkeypatch):
     assert scores.tolist() == [min(5, max(0, 3 + i % 8 - 4)) for i in range(40)]
     np.save(tmp_path / "emb.npy", data.features[:40])
     out = tmp_path / "sel"
-    result = runner.invoke(app, ["curate", "select", "--pool", str(small), "--rater", "fake", "--embeddings",
-                                 str(tmp_path / "emb.npy"), "--budget", "10", "--out", str(out)])
+    args = ["curate", "select", "--pool", str(small), "--rater", "fake", "--embeddings", str(tmp_path / "emb.npy"),
+            "--budget", "10", "--out", str(out)]
+    # the echo rater's scores have nothing to do with these embeddings: refused, nothing left behind
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0 and "features carry no label information" in str(result.exception)
+    assert not out.exists()
+    result = runner.invoke(app, args + ["--feature-check", "warn"])
     assert result.exit_code == 0, result.output
     assert len((out / "selected.jsonl").read_text().splitlines()) == 10
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert any("not refused" in w for w in metrics["warnings"])
+    assert "Warnings" in (out / "report.html").read_text()
 
 
 def _bad_pool_cases(d: Path):
@@ -222,7 +230,7 @@ def test_select_bad_inputs_exit_2(pool, tmp_path, capsys, case):
     (lambda d, t: np.save(t / "labels.npy", np.load(d / "labels.npy")), ["--num-classes", "3"],
      "is not below --num-classes 3"),
     (lambda d, t: np.save(t / "labels.npy", np.load(d / "labels.npy")), ["--method", "magic"],
-     "field 'method': unknown value 'magic' (choose from: rank, vote)"),
+     "field 'method': unknown value 'magic' (choose from: rank, vote, cleanlab)"),
     (lambda d, t: (t / "labels.npy").write_bytes(b"not an array"), [], "labels.npy: field 'labels'"),
     (lambda d, t: np.save(t / "labels.npy", np.load(d / "labels.npy")), ["--hoc-fraction", "1.5"],
      "field 'hoc.hoc_fraction': must be in (0, 1]"),

@@ -76,7 +76,8 @@ def test_rate_samples_retries_unparsable_replies():
     assert scores.tolist() == [4, 5, 0]
     assert ratings[1] == {"overall": 10, "rarity": 3} and ratings[2] is None
     assert backend.calls == [(3, 0.0), (2, 0.7), (1, 0.7)]
-    assert "task 0" in prompts[0] and "(none)" in prompts[0]
+    assert "task 0" in prompts[0] and "not overly concentrated" in prompts[0]
+    assert "(none)" in rating_prompt(records[0], prompt="reliant")
 
 
 def test_long_tail_score_by_hand():

@@ -10,9 +10,9 @@ Three interchangeable backends return the same neighbours (up to float rounding)
 ``"auto"`` takes torch on CUDA when a GPU is there, faiss on the CPU for large searches
 (more than 5e7 query-pool pairs, when faiss imports) and exact otherwise.
 
-Rows come back sorted by descending similarity, ties broken by the lower pool index
-(guaranteed for exact and torch; faiss may pick a different member of a tie at the k-th
-place). A block of similarities is kept under a fixed memory budget, so a 300k pool is
+Rows come back sorted by descending similarity, ties broken by the lower pool index or,
+with ``tie_break="random"``, in a seeded pseudo-random order drawn per query (guaranteed
+for exact and torch; faiss may pick a different member of a tie at the k-th place). A block of similarities is kept under a fixed memory budget, so a 300k pool is
 searched without an n x n matrix.
 """
 
@@ -27,9 +27,11 @@ import torch
 from reliant.core.errors import UserError
 from reliant.core.models import resolve_device
 
-__all__ = ["BACKENDS", "knn"]
+__all__ = ["BACKENDS", "TIE_BREAKS", "knn", "tie_keys"]
 
 BACKENDS = ("auto", "exact", "torch", "faiss", "ivf")
+#: How rows with exactly equal similarity are ordered (see :func:`knn`).
+TIE_BREAKS = ("index", "random")
 
 # "auto" prefers faiss on the CPU above this many query x pool pairs.
 FAISS_MIN_PAIRS = 5e7
@@ -123,16 +125,55 @@ def _rows_per_block(block_size: int, n_pool: int, budget_bytes: int) -> int:
 # ---------------------------------------------------------------------------------------
 
 
-def _sort_topk(sims: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Order each row by descending similarity, equal similarities by ascending index."""
-    order = np.lexsort((idx, -sims), axis=1)
+def tie_keys(query_rows: Any, idx: Any, seed: int) -> np.ndarray:
+    """A seeded pseudo-random uint64 key per (query row, pool index) pair, for tie-breaking.
+
+    A hash (splitmix64 finaliser) rather than a generator's stream, so a pair's key does
+    not depend on block sizes or on which backend asked; and per *query*, so a group of
+    identical rows does not make the same few members everybody's neighbours (one global
+    random order would)."""
+    query_key = _mix64(np.asarray(query_rows, dtype=np.uint64) ^ _mix64(np.uint64(int(seed) % 2**64)))
+    return _mix64(query_key + np.asarray(idx, dtype=np.int64).astype(np.uint64))
+
+
+def _mix64(x: Any) -> np.ndarray:
+    """splitmix64's finaliser, element-wise (wrapping uint64 arithmetic is intended)."""
+    with np.errstate(over="ignore"):
+        x = np.asarray(x, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def _sort_topk(sims: np.ndarray, idx: np.ndarray, tie_break: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Order each row by descending similarity; equal similarities by ascending index
+    (``"index"``) or by the seeded per-query key of :func:`tie_keys` (``"random"``)."""
+    if tie_break == "random":
+        secondary = tie_keys(np.arange(len(idx))[:, None], idx, seed)
+    else:
+        secondary = idx
+    order = np.lexsort((secondary, -sims), axis=1)
     return (
         np.ascontiguousarray(np.take_along_axis(sims, order, axis=1), dtype=np.float32),
         np.ascontiguousarray(np.take_along_axis(idx, order, axis=1), dtype=np.int64),
     )
 
 
-def _topk_numpy(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _fill_cut_ties(row_sims: np.ndarray, kth: float, k: int, query_row: int, tie_break: str, seed: int) -> np.ndarray:
+    """The top-``k`` pool indices of one row whose k-th value is tied with the (k+1)-th:
+    everything strictly above the k-th value, then the members of the tie chosen by lower
+    index or by seeded key. Two scans of the row, no sort of it."""
+    above = np.flatnonzero(row_sims > kth)
+    tied = np.flatnonzero(row_sims == kth)
+    need = k - len(above)
+    if tie_break == "random" and need < len(tied):
+        keys = tie_keys(np.uint64(query_row), tied, seed)
+        tied = tied[np.argpartition(keys, need - 1)[:need]]
+    return np.concatenate([above, tied[:need]])
+
+
+def _topk_numpy(sims: np.ndarray, k: int, first_row: int = 0, tie_break: str = "index",
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     n = sims.shape[1]
     if k == n:
         idx = np.broadcast_to(np.arange(n), sims.shape).copy()
@@ -140,7 +181,7 @@ def _topk_numpy(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     # Partition the values (several times faster than argpartition) around the (k+1)-th
     # largest. Where the k-th largest is strictly above it, the top k are exactly the
     # entries >= the k-th largest; where the two are equal a tie straddles the cut and
-    # that row is redone with a stable sort (lower index wins).
+    # that row's tie is resolved by _fill_cut_ties (lower index, or seeded random).
     part = np.partition(sims, n - k - 1, axis=1)
     kth = part[:, n - k :].min(axis=1)
     tied = np.flatnonzero(kth == part[:, n - k - 1])
@@ -151,23 +192,30 @@ def _topk_numpy(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     clean = np.ones(sims.shape[0], dtype=bool)
     clean[tied] = False
     idx[clean] = (np.flatnonzero(mask) % n).reshape(-1, k)
-    if tied.size:
-        idx[tied] = np.argsort(-sims[tied], axis=1, kind="stable")[:, :k]
+    for row in tied:
+        idx[row] = _fill_cut_ties(sims[row], kth[row], k, first_row + int(row), tie_break, seed)
     return np.take_along_axis(sims, idx, axis=1), idx
 
 
-def _topk_torch(sims: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _topk_torch(sims: torch.Tensor, k: int, first_row: int = 0, tie_break: str = "index",
+                seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     n = sims.shape[1]
     vals, idx = torch.topk(sims, min(k + 1, n), dim=1, largest=True, sorted=True)
     if k == n:
         return vals, idx
-    # As in _topk_numpy: the (k+1)-th value shows a tie across the cut.
+    # As in _topk_numpy: the (k+1)-th value shows a tie across the cut; only those rows
+    # go to the CPU to be resolved.
     tied = torch.nonzero(vals[:, k - 1] == vals[:, k]).flatten()
     vals, idx = vals[:, :k].clone(), idx[:, :k].clone()
     if tied.numel():
-        sorted_vals, sorted_idx = torch.sort(sims[tied], dim=1, descending=True, stable=True)
-        vals[tied] = sorted_vals[:, :k]
-        idx[tied] = sorted_idx[:, :k]
+        rows = tied.cpu().numpy()
+        tied_sims = sims[tied].float().cpu().numpy()
+        kth = vals[tied, k - 1].float().cpu().numpy()
+        chosen = np.stack([_fill_cut_ties(tied_sims[j], kth[j], k, first_row + int(r), tie_break, seed)
+                           for j, r in enumerate(rows)])
+        chosen_t = torch.from_numpy(chosen).to(sims.device)
+        idx[tied] = chosen_t
+        vals[tied] = torch.gather(sims[tied], 1, chosen_t)
     return vals, idx
 
 
@@ -176,7 +224,8 @@ def _topk_torch(sims: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]
 # ---------------------------------------------------------------------------------------
 
 
-def _search_exact(queries: np.ndarray, pool: np.ndarray, k: int, exclude_self: bool, block_size: int):
+def _search_exact(queries: np.ndarray, pool: np.ndarray, k: int, exclude_self: bool, block_size: int,
+                  tie_break: str, seed: int):
     n_queries, n_pool = queries.shape[0], pool.shape[0]
     rows = _rows_per_block(block_size, n_pool, _CPU_BLOCK_BYTES)
     sims_out = np.empty((n_queries, k), dtype=np.float32)
@@ -187,7 +236,7 @@ def _search_exact(queries: np.ndarray, pool: np.ndarray, k: int, exclude_self: b
         sims = np.asarray(np.asarray(queries[start:stop]) @ pool_t)
         if exclude_self:
             sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        sims_out[start:stop], idx_out[start:stop] = _topk_numpy(sims, k)
+        sims_out[start:stop], idx_out[start:stop] = _topk_numpy(sims, k, start, tie_break, seed)
     return sims_out, idx_out
 
 
@@ -200,7 +249,8 @@ def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
     return tensor.to(device)
 
 
-def _search_torch(queries: np.ndarray, pool: np.ndarray, k: int, exclude_self: bool, block_size: int, device: str):
+def _search_torch(queries: np.ndarray, pool: np.ndarray, k: int, exclude_self: bool, block_size: int, device: str,
+                  tie_break: str, seed: int):
     target = resolve_device(device)
     n_queries, n_pool = queries.shape[0], pool.shape[0]
     budget = _GPU_BLOCK_BYTES if target.type == "cuda" else _CPU_BLOCK_BYTES
@@ -215,7 +265,7 @@ def _search_torch(queries: np.ndarray, pool: np.ndarray, k: int, exclude_self: b
             if exclude_self:
                 local = torch.arange(stop - start, device=target)
                 sims[local, local + start] = -torch.inf
-            vals, idx = _topk_torch(sims, k)
+            vals, idx = _topk_torch(sims, k, start, tie_break, seed)
             sims_out[start:stop] = vals.cpu().numpy()
             idx_out[start:stop] = idx.cpu().numpy()
     return sims_out, idx_out
@@ -302,6 +352,7 @@ def knn(
     device: str = "auto",
     nprobe: int = 16,
     seed: int = 0,
+    tie_break: str = "index",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` cosine neighbours of each query row among the pool rows.
 
@@ -321,14 +372,25 @@ def knn(
             are used (all-zero rows stay zero and have similarity 0 to everything).
         device: torch device for the torch backend (``"auto"``: CUDA when available).
         nprobe: cells searched per query by the ivf backend (more: slower, closer to exact).
-        seed: seed of the ivf backend's k-means.
+        seed: seed of the ivf backend's k-means and of ``tie_break="random"``.
+        tie_break: which of several pool rows with *exactly* equal similarity comes first:
+            ``"index"`` (the lower pool index, the default) or ``"random"`` (a seeded
+            pseudo-random order drawn per query, see :func:`tie_keys`). Use ``"random"``
+            when neighbours feed a statistic that assumes them independent (HOC, SimiFeat):
+            with saturated or duplicated features lower-index tie-breaking makes a few
+            low-index rows everybody's neighbour. Only the tie at the k-th place is resolved
+            by scanning the row; no row is re-sorted. The faiss and ivf backends choose
+            members of a tie at the k-th place themselves; the order within what they
+            return follows ``tie_break``.
 
     Returns:
         ``(sims, idx)``: float32 and int64 arrays of shape ``(n, k)``, each row by
-        descending similarity, ties by ascending pool index.
+        descending similarity, ties by ascending pool index (or by ``tie_break``).
     """
     if backend not in BACKENDS:
         raise UserError(f"unknown k-NN backend {backend!r} (choose {', '.join(BACKENDS)})", field="backend")
+    if tie_break not in TIE_BREAKS:
+        raise UserError(f"unknown tie_break {tie_break!r} (choose {', '.join(TIE_BREAKS)})", field="tie_break")
     k = _check_int(k, "k")
     block_size = _check_int(block_size, "block_size")
     self_search = pool is None
@@ -360,11 +422,11 @@ def knn(
 
     chosen = _choose_backend(backend, device, n_queries, n_pool)
     if chosen == "exact":
-        sims, idx = _search_exact(query_array, pool_array, k, exclude_self, block_size)
+        sims, idx = _search_exact(query_array, pool_array, k, exclude_self, block_size, tie_break, seed)
     elif chosen == "torch":
-        sims, idx = _search_torch(query_array, pool_array, k, exclude_self, block_size, device)
+        sims, idx = _search_torch(query_array, pool_array, k, exclude_self, block_size, device, tie_break, seed)
     elif chosen == "faiss":
         sims, idx = _search_faiss(query_array, pool_array, k, exclude_self, block_size)
     else:
         sims, idx = _search_ivf(query_array, pool_array, k, exclude_self, block_size, nprobe, seed)
-    return _sort_topk(sims, idx)
+    return _sort_topk(sims, idx, tie_break, seed)

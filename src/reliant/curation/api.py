@@ -1,7 +1,9 @@
 """Data curation: what a user (or another capability) imports.
 
     from reliant.curation.api import neighbor_graph, estimate_transition, detect_label_errors
-    graph = neighbor_graph(features, k=12)                         # once per pool
+    features, _ = transform_features(features)                     # log for probability rows
+    graph = neighbor_graph(features, k=12)                         # once per pool (random ties)
+    report = check_features(features, noisy_labels, graph, K)      # report.problems: hopeless input
     hoc = estimate_transition(noisy_labels, K, graph)              # T, p, noise rate
     found = detect_label_errors(noisy_labels, K, graph, method="rank",
                                 class_rates=rank_rates(hoc.T, hoc.p, hoc.noisy_prior))
@@ -21,7 +23,8 @@ summary lines)`` out)::
 
 from __future__ import annotations
 
-from reliant.curation.baselines import cleanlab_baseline, knn_pred_probs
+from reliant.curation.baselines import argmax_baseline, cleanlab_baseline, cleanlab_issues, knn_pred_probs
+from reliant.curation.checks import FeatureReport, check_features, check_transition, transform_features
 from reliant.curation.config import (
     DetectConfig,
     DiagnoseConfig,
@@ -45,7 +48,15 @@ from reliant.curation.ds2 import (
     select_score_diversity,
     select_score_threshold,
 )
-from reliant.curation.hoc import HOCResult, analytic_consensus, consensus_counts, estimate_transition, solve_transition
+from reliant.curation.hoc import (
+    HOCResult,
+    RaterHOCResult,
+    analytic_consensus,
+    consensus_counts,
+    estimate_transition,
+    estimate_transition_raters,
+    solve_transition,
+)
 from reliant.curation.metrics import (
     agreement,
     detection_scores,
@@ -54,7 +65,7 @@ from reliant.curation.metrics import (
     random_detection_f1,
     transition_errors,
 )
-from reliant.curation.neighbors import NeighborGraph, neighbor_graph, restrict_to_sample
+from reliant.curation.neighbors import NeighborGraph, duplicated_graph, neighbor_graph, restrict_to_sample
 from reliant.curation.simifeat import DetectionResult, detect_label_errors, knn_label_votes, rank_rates
 from reliant.curation.synthetic import NoisyDataset, clusterable_features, make_transition
 from reliant.curation.workflows import demo_stage, run_detect, run_diagnose, run_rate, run_select
@@ -66,6 +77,7 @@ __all__ = [
     "HOCResult",
     "HocParams",
     "NeighborGraph",
+    "check_features",
     "RateConfig",
     "RaterParams",
     "ScoreCuration",

@@ -18,6 +18,8 @@ from reliant.core.config import option, seed_option
 from reliant.core.errors import ConfigError
 
 __all__ = [
+    "CheckParams",
+    "DETECT_METHODS",
     "DetectConfig",
     "DiagnoseConfig",
     "GRAPH_BACKENDS",
@@ -34,6 +36,20 @@ __all__ = [
 GRAPH_BACKENDS = ("auto", "exact", "ivf")
 #: SimiFeat's two detectors.
 SIMIFEAT_METHODS = ("rank", "vote")
+#: Detectors of ``curate detect``: SimiFeat's two, or cleanlab's find_label_issues on --pred-probs.
+DETECT_METHODS = SIMIFEAT_METHODS + ("cleanlab",)
+#: What to do with pool records whose required fields are empty.
+EMPTY_FIELD_RULES = ("refuse", "drop", "score0")
+#: What a flagged row's SimiFeat round proposes (see SimiFeatParams.suggestion).
+SUGGESTION_RULES = ("winner", "runner_up")
+#: How SimiFeat-rank's per-class rates are clipped (see SimiFeatParams.rank_clip).
+RANK_CLIPS = ("official", "range")
+#: Rating prompts: DS2's released prompt, or reliant's earlier one.
+RATING_PROMPTS = ("official", "reliant")
+#: Feature transforms before HOC/SimiFeat (see curation.checks).
+FEATURE_TRANSFORMS = ("auto", "none", "log")
+#: What the feature check does with hopeless features.
+FEATURE_CHECKS = ("refuse", "warn", "off")
 #: DS2's score levels (a 1-10 LLM rating compressed to 0..5).
 NUM_LEVELS = 6
 
@@ -42,7 +58,8 @@ NUM_LEVELS = 6
 class HocParams:
     """HOC: consensus counts over subsample rounds, then the consensus equations solved."""
 
-    hoc_rounds: int = option(20, "HOC subsample rounds whose consensus counts are averaged.", min=1)
+    hoc_rounds: int = option(50, "HOC subsample rounds whose consensus counts are averaged (official Docta/DS2: "
+                                 "50; reliant before 0.2: 20).", min=1)
     hoc_fraction: float = option(0.8, "Share of the rows drawn in each HOC round.", gt=0, max=1)
     hoc_steps: int = option(1500, "Optimiser steps solving the HOC consensus equations for T and p.", min=1)
 
@@ -52,17 +69,41 @@ class SimiFeatParams:
     """SimiFeat: k-NN label votes over subsample rounds."""
 
     neighbors: int = option(10, "Nearest neighbours whose labels vote on each sample (SimiFeat).", min=1)
-    detect_rounds: int = option(11, "SimiFeat subsample rounds; a sample is flagged when most of its rounds flag it.",
-                                min=1)
+    detect_rounds: int = option(51, "SimiFeat subsample rounds; a sample is flagged when most of its rounds flag it "
+                                    "(official: 51; reliant before 0.2: 11).", min=1)
     detect_fraction: float = option(0.9, "Share of the rows drawn in each SimiFeat round.", gt=0, max=1)
+    suggestion: str = option("winner", "What a flagged row's round counts as its suggested label: winner (the vote "
+                                       "winner, even when it is the row's own label, as the official code does) or "
+                                       "runner_up (the best other label; reliant before 0.2).",
+                             choices=SUGGESTION_RULES)
+    rank_clip: str = option("official", "How SimiFeat-rank clips its per-class flag rates: official (only rates "
+                                        "<= 0 become 0.05 and >= 1 become 0.95) or range (every rate clipped to "
+                                        "[0.05, 0.95]; reliant before 0.2).", choices=RANK_CLIPS)
+
+
+@dataclass
+class CheckParams:
+    """The feature check before HOC/SimiFeat and the warnings after HOC (curation.checks)."""
+
+    feature_transform: str = option("auto", "Transform of the features before the k-NN graph: auto (log of "
+                                            "probability rows, i.e. rows of non-negative numbers summing to 1), "
+                                            "log, or none.", choices=FEATURE_TRANSFORMS)
+    feature_check: str = option("refuse", "Hopeless features (labels of neighbours agree no more than chance, "
+                                          "constant or mostly zero rows): refuse, warn, or off.",
+                                choices=FEATURE_CHECKS)
+    max_noise_rate: float = option(0.5, "Warn when HOC estimates a higher noise rate than this.", gt=0, max=1)
 
 
 @dataclass
 class RaterParams:
     """How the LLM rater is asked."""
 
-    max_retries: int = option(2, "Re-asks (sampling at temperature 0.7) per reply that does not parse.", min=0)
-    max_new_tokens: int = option(64, "Tokens the rater may generate per reply.", min=1)
+    prompt: str = option("official", "Rating prompt: official (DS2's released prompt, with its instruction not to "
+                                     "concentrate the ratings, keys Rarity/Complexity/Informativeness/Overall "
+                                     "rating) or reliant (reliant's earlier prompt).", choices=RATING_PROMPTS)
+    max_retries: int = option(3, "Re-asks (sampling at temperature 0.7) per reply that does not parse (official: "
+                                 "3).", min=0)
+    max_new_tokens: int = option(128, "Tokens the rater may generate per reply (official: 128).", min=1)
 
 
 def _check_cache_folder(path: Optional[Path]) -> None:
@@ -87,6 +128,7 @@ class _LabelledInputs:
     embedding_cache: Optional[Path] = option(None, "Folder where the embeddings of --data are cached between runs.")
     knn_backend: str = option("auto", "k-NN graph: exact, ivf (faiss, approximate, for very large pools) or auto "
                                       "(ivf from 60,000 rows).", choices=GRAPH_BACKENDS)
+    checks: CheckParams = field(default_factory=CheckParams)
 
     def validate(self) -> None:
         if self.features is not None and self.data is not None:
@@ -105,20 +147,53 @@ class DiagnoseConfig(_LabelledInputs):
 
     neighbors: int = option(10, "Nearest neighbours kept per sample in the k-NN graph (HOC uses the two nearest "
                                 "that fall in each round's subsample; the rest are spares).", min=1)
+    rater_labels: Optional[str] = option(None, "Comma list of 3 or more label files, one per rater, each labelling "
+                                               "the same items: HOC given the 2-NN (the other raters play the "
+                                               "neighbours) estimates one T per rater; no features needed.")
     hoc: HocParams = field(default_factory=HocParams)
     seed: int = seed_option()
+
+    def validate(self) -> None:
+        if self.rater_labels is not None:
+            files = [f for f in (x.strip() for x in self.rater_labels.split(",")) if f]
+            if len(files) < 3:
+                raise ConfigError(f"needs 3 or more label files (comma-separated), got {len(files)}",
+                                  field="rater_labels")
+            for f in files:
+                if not Path(f).is_file():
+                    raise ConfigError("no such file", file=f, field="rater_labels")
+            if self.features is not None or self.data is not None or self.labels is not None:
+                raise ConfigError("give --rater-labels alone, or --features/--data with --labels", field="rater_labels")
+            return
+        super().validate()
 
 
 @dataclass
 class DetectConfig(_LabelledInputs):
     """Flag mislabelled samples with SimiFeat (k-NN label votes, ranked per class); writes flagged.jsonl."""
 
-    method: str = option("rank", "SimiFeat detector: rank (per-class cut from the HOC estimate) or vote "
-                                 "(local majority).", choices=SIMIFEAT_METHODS)
-    baseline: bool = option(True, "Also run cleanlab's find_label_issues on k-NN pred_probs.")
+    method: str = option("rank", "Detector: SimiFeat rank (per-class cut from the HOC estimate), SimiFeat vote "
+                                 "(local majority), or cleanlab (find_label_issues on --pred-probs).",
+                         choices=DETECT_METHODS)
+    pred_probs: Optional[Path] = option(None, "Out-of-sample predicted probabilities (rows x classes array file), "
+                                              "e.g. cross-validated: run cleanlab and the argmax baseline on them; "
+                                              "without --features/--data they are also SimiFeat's features.",
+                                        path="file")
+    baseline: bool = option(True, "Also run cleanlab's find_label_issues (on --pred-probs, else on k-NN pred_probs) "
+                                  "and the argmax(pred_probs) != label baseline.")
+    datalab: bool = option(False, "Also run cleanlab's Datalab checks (outliers, near duplicates, class imbalance, "
+                                  "non-IID order, underperforming groups, null features) into the same report.")
     hoc: HocParams = field(default_factory=HocParams)
     simifeat: SimiFeatParams = field(default_factory=SimiFeatParams)
     seed: int = seed_option()
+
+    def validate(self) -> None:
+        if self.features is None and self.data is None and self.pred_probs is not None:
+            if self.labels is None:
+                raise ConfigError("give --labels (one integer label per row)", field="labels")
+            _check_cache_folder(self.embedding_cache)
+            return
+        super().validate()
 
 
 @dataclass
@@ -129,6 +204,9 @@ class RateConfig:
                                        "jsonl/json/csv/parquet file or HF dataset id.", required=True)
     rater: Optional[str] = option(None, "LLM backend spec of the rater: tiny, hf:<id-or-path>, "
                                         "openai:<model>@<url>.", required=True)
+    empty_fields: str = option("refuse", "Records with an empty instruction or output: refuse the pool (listing "
+                                         "every one), drop them, or score0 (keep them, not rated, score 0).",
+                               choices=EMPTY_FIELD_RULES)
     rating: RaterParams = field(default_factory=RaterParams)
     seed: int = seed_option()
 
@@ -153,8 +231,14 @@ class SelectConfig:
                                    min=-1, max=1)
     knn_backend: str = option("auto", "k-NN graph: exact, ivf (faiss, approximate, for very large pools) or auto "
                                       "(ivf from 60,000 rows).", choices=GRAPH_BACKENDS)
+    empty_fields: str = option("refuse", "Records with an empty instruction or output: refuse the pool (listing "
+                                         "every one), drop them, or score0 (keep them with score 0).",
+                               choices=EMPTY_FIELD_RULES)
+    duplicate_pool: bool = option(False, "Curate the pool concatenated with itself, as the official DS2 code does "
+                                         "(every row's twin is a neighbour candidate); off by default.")
     hoc: HocParams = field(default_factory=HocParams)
     simifeat: SimiFeatParams = field(default_factory=SimiFeatParams)
+    checks: CheckParams = field(default_factory=CheckParams)
     rating: RaterParams = field(default_factory=RaterParams)
     seed: int = seed_option()
 

@@ -63,12 +63,41 @@ Reply with only a JSON object on one line, for example:
 {{"rarity": 5, "complexity": 6, "informativeness": 7, "overall": 6}}"""
 
 RATING_KEYS = ("rarity", "complexity", "informativeness", "overall")
+# The official prompt's keys, as reliant's (case and the word "rating" do not matter).
+_KEY_ALIASES = {"overall rating": "overall", "overall_rating": "overall"}
+
+#: DS2's released rating prompt (UCSC-REAL/DS2, LLM_scoring/scoring_api.py), word for word,
+#: with its system message; the sample follows as "### user: ... ### assistant: ...".
+OFFICIAL_SYSTEM = "You are a helpful assistant."
+OFFICIAL_PRE_PROMPT = '''
+        As a data quality estimator, your task is to assess the quality of data sample based on the criteria: Rarity, Complexity, Informativeness.
+        Please rate the sample on a scale from 1 to 10 for each criterion, and return an overall rating on a scale from 1 to 10, where a higher score indicates higher level of quality.
+        Ensure that the ratings are not overly concentrated around a specific score. If multiple samples have similar qualities, consider spreading the scores more evenly to reflect subtle differences.
+        Please carefully evaluate the following data sample and return the integral evaluation scores using the JSON format:
+        {
+            "Rarity": <number, 1-10>,
+            "Complexity": <number, 1-10>,
+            "Informativeness": <number, 1-10>,
+            "Overall rating": <number, 1-10>
+        }
+        '''
 
 
-def rating_prompt(record: dict) -> str:
-    """The rating prompt for one Alpaca-style record (``instruction``, ``input``, ``output``)."""
-    return RATING_TEMPLATE.format(instruction=record.get("instruction", ""),
-                                  input=record.get("input", "") or "(none)", output=record.get("output", ""))
+def rating_prompt(record: dict, prompt: str = "official") -> str:
+    """The rating prompt for one Alpaca-style record (``instruction``, ``input``, ``output``):
+    DS2's official prompt (the user turn is the instruction and input, the assistant turn
+    the output, then ``### Rating:``) or reliant's earlier one (``prompt="reliant"``)."""
+    if prompt == "reliant":
+        return RATING_TEMPLATE.format(instruction=record.get("instruction", ""),
+                                      input=record.get("input", "") or "(none)", output=record.get("output", ""))
+    user = "\n".join(part for part in (record.get("instruction", ""), record.get("input", "") or "") if part)
+    conversation = f"### user: {user}\n### assistant: {record.get('output', '')}\n"
+    return OFFICIAL_PRE_PROMPT + conversation + "\n### Rating:"
+
+
+def rating_chat(record: dict, prompt: str = "official") -> list[dict]:
+    system = RATING_SYSTEM if prompt == "reliant" else OFFICIAL_SYSTEM
+    return [{"role": "system", "content": system}, {"role": "user", "content": rating_prompt(record, prompt)}]
 
 
 _JSON_OBJECT = re.compile(r"\{[^{}]*\}", re.S)
@@ -85,8 +114,10 @@ def parse_rating(text: str) -> dict[str, int] | None:
         if not isinstance(data, dict):
             continue
         ratings: dict[str, int] = {}
+        lowered = {_KEY_ALIASES.get(str(key).strip().lower(), str(key).strip().lower()): value
+                   for key, value in data.items()}
         for key in RATING_KEYS:
-            value = data.get(key)
+            value = lowered.get(key)
             if isinstance(value, str) and value.strip().lstrip("-").isdigit():
                 value = int(value.strip())
             if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer() \
@@ -104,16 +135,15 @@ def compress_rating(overall: int | None) -> int:
     return int(min(5, max(0, int(overall) - 4)))
 
 
-def rate_samples(records: Sequence[dict], backend, *, max_retries: int = 2, max_new_tokens: int = 64,
-                 seed: int = 0) -> tuple[np.ndarray, list[dict | None]]:
+def rate_samples(records: Sequence[dict], backend, *, max_retries: int = 3, max_new_tokens: int = 128,
+                 seed: int = 0, prompt: str = "official") -> tuple[np.ndarray, list[dict | None]]:
     """Rate every record with ``backend`` (an :class:`reliant.core.llm.LLMBackend`).
 
     The first pass is greedy; replies that do not parse are asked again (sampling at
     temperature 0.7 with a new seed) up to ``max_retries`` times. Returns the 6-level
     scores and the parsed ratings (None where every attempt failed).
     """
-    chats = [[{"role": "system", "content": RATING_SYSTEM}, {"role": "user", "content": rating_prompt(r)}]
-             for r in records]
+    chats = [rating_chat(r, prompt) for r in records]
     ratings: list[dict | None] = [None] * len(records)
     pending = list(range(len(records)))
     for attempt in range(max_retries + 1):
@@ -164,20 +194,38 @@ def curate_scores(
     num_levels: int = NUM_LEVELS,
     threshold: float = 0.5,
     k: int = 10,
-    hoc_rounds: int = 20,
+    hoc_rounds: int = 50,
     hoc_fraction: float = 0.8,
-    detect_rounds: int = 11,
+    detect_rounds: int = 51,
     detect_fraction: float = 0.9,
     hoc_steps: int = 1500,
+    suggestion: str = "winner",
+    rank_clip: str = "official",
+    duplicate_pool: bool = False,
     seed: int = 0,
 ) -> ScoreCuration:
-    """HOC → SimiFeat-rank → replace a flagged score by its suggestion when confident."""
+    """HOC → SimiFeat-rank → replace a flagged score by its suggestion when confident.
+
+    ``duplicate_pool``: curate the pool concatenated with itself, as the official code does
+    (its ``load_embedding(..., duplicate=True)``); the graph of the doubled pool is derived
+    from ``graph`` (:func:`~reliant.curation.neighbors.duplicated_graph`) and each row keeps
+    the result of its first copy."""
     scores = np.asarray(scores, dtype=np.int64)
-    hoc = estimate_transition(scores, num_levels, graph, rounds=hoc_rounds, sample_fraction=hoc_fraction,
+    n = len(scores)
+    work_scores, work_graph = scores, graph
+    if duplicate_pool:
+        from reliant.curation.neighbors import duplicated_graph
+
+        work_scores, work_graph = np.concatenate([scores, scores]), duplicated_graph(graph, seed=seed)
+    hoc = estimate_transition(work_scores, num_levels, work_graph, rounds=hoc_rounds, sample_fraction=hoc_fraction,
                               seed=seed, steps=hoc_steps)
-    detection = detect_label_errors(scores, num_levels, graph, method="rank", k=k, rounds=detect_rounds,
+    detection = detect_label_errors(work_scores, num_levels, work_graph, method="rank", k=k, rounds=detect_rounds,
                                     sample_fraction=detect_fraction,
-                                    class_rates=rank_rates(hoc.T, hoc.p, hoc.noisy_prior), seed=seed + 1)
+                                    class_rates=rank_rates(hoc.T, hoc.p, hoc.noisy_prior, rank_clip), seed=seed + 1,
+                                    suggestion=suggestion)
+    if duplicate_pool:
+        detection = DetectionResult(**{name: (value[:n] if isinstance(value, np.ndarray) and name != "class_rates"
+                                              else value) for name, value in vars(detection).items()})
     replace = detection.flagged & (detection.confidence >= threshold)
     curated = np.where(replace, detection.suggested, scores)
     return ScoreCuration(raw=scores, curated=curated, hoc=hoc, detection=detection, threshold=threshold)

@@ -151,7 +151,7 @@ def estimate_transition(
     num_classes: int,
     graph: NeighborGraph,
     *,
-    rounds: int = 20,
+    rounds: int = 50,
     sample_fraction: float = 0.8,
     seed: int = 0,
     steps: int = 1500,
@@ -182,3 +182,77 @@ def estimate_transition(
     noisy_prior = np.bincount(labels, minlength=K).astype(np.float64) / n
     return HOCResult(T=T, p=p, noisy_prior=noisy_prior, consensus=consensus, loss=loss,
                      rounds=max(1, rounds), sample_size=size, dropped=dropped, history=history)
+
+
+# --------------------------------------------------------------------------- several raters, 2-NN given
+
+
+@dataclass
+class RaterHOCResult:
+    """One ``T`` per rater (``T[a]``: P(rater a says j | clean i)), the shared clean prior ``p``."""
+
+    T: np.ndarray
+    p: np.ndarray
+    loss: float
+
+
+def rater_consensus(labels: np.ndarray, num_classes: int) -> dict[tuple[int, ...], np.ndarray]:
+    """Empirical consensus tables of ``labels`` (items x raters): the label frequencies of
+    every rater, the joint of every pair and of every triple of raters."""
+    from itertools import combinations
+
+    n, R = labels.shape
+    K = num_classes
+    tables: dict[tuple[int, ...], np.ndarray] = {}
+    for order in (1, 2, 3):
+        for group in combinations(range(R), order):
+            flat = np.zeros(n, dtype=np.int64)
+            for a in group:
+                flat = flat * K + labels[:, a]
+            tables[group] = np.bincount(flat, minlength=K ** order).reshape((K,) * order) / n
+    return tables
+
+
+def estimate_transition_raters(labels: np.ndarray, num_classes: int, *, steps: int = 1500, lr: float = 0.1,
+                               init_diagonal: float = 5.0) -> RaterHOCResult:
+    """HOC with the 2-NN given (the official ``already_2nn`` form), generalised to one ``T``
+    per rater: ``R >= 3`` raters label the same items, each rater's noise independent given
+    the clean label, so for raters a, b, c
+
+        c_a[j] = Σ_i p_i T_a[i,j],   c_ab[j,l] = Σ_i p_i T_a[i,j] T_b[i,l],
+        c_abc[j,l,m] = Σ_i p_i T_a[i,j] T_b[i,l] T_c[i,m]
+
+    (the official form uses one shared ``T``). ``Σ ||ĉ − c||_2`` over every table is
+    minimised by Adam on softmax parametrisations from a diagonal-dominant start (torch
+    autograd; K and R are small)."""
+    import torch  # deliberately lazy: only this mode needs autograd
+
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.ndim != 2 or labels.shape[1] < 3:
+        raise ValueError("labels must be items x raters with 3 or more raters")
+    R, K = labels.shape[1], int(num_classes)
+    tables = {group: torch.tensor(table, dtype=torch.float64) for group, table in
+              rater_consensus(labels, K).items()}
+    W = torch.tensor(np.stack([init_diagonal * np.eye(K) - 1.0] * R), dtype=torch.float64, requires_grad=True)
+    v = torch.zeros(K, dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.Adam([W, v], lr=lr)
+    letters = "jlm"
+    best = (float("inf"), None, None)
+    with progress_bar("HOC (raters): solving the consensus equations", total=steps) as bar:
+        for step in range(steps):
+            T = torch.softmax(W, dim=2)
+            p = torch.softmax(v, dim=0)
+            loss = torch.zeros((), dtype=torch.float64)
+            for group, target in tables.items():
+                spec = "i," + ",".join(f"i{letters[o]}" for o in range(len(group))) + "->" + letters[:len(group)]
+                model = torch.einsum(spec, p, *[T[a] for a in group])
+                loss = loss + torch.linalg.vector_norm(model - target)
+            value = float(loss.detach())
+            if value < best[0]:
+                best = (value, T.detach().numpy().copy(), p.detach().numpy().copy())
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            if (step + 1) % 50 == 0 or step + 1 == steps:
+                bar.advance(50 if (step + 1) % 50 == 0 else (step + 1) % 50, status=f"loss {best[0]:.4g}")
+    return RaterHOCResult(T=best[1], p=best[2], loss=best[0])

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import copy
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +14,14 @@ from reliant.core.data import Field, Records, Schema, load_array, load_records
 from reliant.core.errors import DataError
 
 POOL_SCHEMA = Schema([
-    Field("instruction"),
+    Field("instruction", non_empty=False),
     Field("input", required=False, default="", non_empty=False),
-    Field("output"),
+    Field("output", non_empty=False),
 ])
+#: Pool fields that must not be blank (an empty ``input`` is normal in Alpaca data).
+REQUIRED_TEXT = ("instruction", "output")
+#: How many bad records an error message names before "and N more".
+NAMED_RECORDS = 20
 
 
 def load_features(path: Path, name: str = "features") -> np.ndarray:
@@ -34,13 +40,85 @@ def load_text_records(path: Path, text_field: str, label_field: str | None) -> t
     return texts, labels
 
 
-def load_pool(path: Path) -> tuple[Records, list[dict]]:
-    """An Alpaca-format pool (``instruction``, optional ``input``, ``output``): the validated
-    records and untouched copies to write back in the pool's own format."""
+@dataclass
+class Pool:
+    """An Alpaca-format pool: validated ``records``, untouched ``originals`` (to write back
+    in the pool's own format), ``positions`` (each kept record's 1-based record number in
+    the file) and ``empty`` (True where a required field is blank; with ``score0`` those
+    records stay, unrated, at score 0)."""
+
+    records: list
+    originals: list[dict]
+    positions: np.ndarray
+    empty: np.ndarray
+    dropped: list[int]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def json_record_lines(path: Path) -> list[int] | None:
+    """The 1-based file line where each item of a top-level JSON array starts, or None
+    when the file is not one (JSON Lines and CSV records already carry their line)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    decoder = json.JSONDecoder()
+    position = len(text) - len(text.lstrip())
+    if not text.startswith("[", position):
+        return None
+    lines: list[int] = []
+    line, counted = 1, 0
+    position += 1
+    try:
+        while True:
+            while position < len(text) and text[position] in " \t\r\n,":
+                position += 1
+            if position >= len(text) or text[position] == "]":
+                return lines
+            line += text.count("\n", counted, position)
+            counted = position
+            lines.append(line)
+            _, position = decoder.raw_decode(text, position)
+    except json.JSONDecodeError:
+        return None
+
+
+def _place(record, file_lines: list[int] | None) -> str:
+    where = record.where
+    if record.unit == "record" and file_lines is not None and record.line is not None \
+            and record.line <= len(file_lines):
+        where += f" (line {file_lines[record.line - 1]})"
+    return where
+
+
+def load_pool(path: Path, empty_fields: str = "refuse") -> Pool:
+    """Read and check an Alpaca-format pool (``instruction``, optional ``input``, ``output``).
+
+    Records with a blank ``instruction`` or ``output`` are all listed at once (record
+    numbers, and file lines for a JSON array) and refused with ``empty_fields="refuse"``;
+    ``"drop"`` leaves them out, ``"score0"`` keeps them (marked in ``Pool.empty``)."""
     raw = load_records(path)
-    originals = [copy.deepcopy(dict(r)) for r in raw]
     POOL_SCHEMA.validate(raw)
-    return raw, originals
+    empty = np.array([any(not str(r[name]).strip() for name in REQUIRED_TEXT) for r in raw], dtype=bool)
+    bad = np.flatnonzero(empty)
+    if len(bad) and empty_fields == "refuse":
+        file_lines = json_record_lines(path) if Path(str(path)).is_file() else None
+        named = [f"{_place(raw[i], file_lines)} ('{next(f for f in REQUIRED_TEXT if not str(raw[i][f]).strip())}')"
+                 for i in bad[:NAMED_RECORDS]]
+        more = f" and {len(bad) - NAMED_RECORDS} more" if len(bad) > NAMED_RECORDS else ""
+        raise DataError(f"{len(bad)} of {len(raw)} records have an empty instruction or output: "
+                        f"{', '.join(named)}{more}; fix them, or pass --empty-fields drop (leave them out) or "
+                        "score0 (keep them with score 0)", file=path)
+    positions = np.array([r.line if r.line is not None else i + 1 for i, r in enumerate(raw)], dtype=np.int64)
+    keep = ~empty if empty_fields == "drop" else np.ones(len(raw), dtype=bool)
+    records = [r for r, k in zip(raw, keep) if k]
+    originals = [copy.deepcopy(dict(r)) for r in records]
+    dropped = [int(p) for p in positions[~keep]]
+    return Pool(records=records, originals=originals, positions=positions[keep],
+                empty=empty[keep] if empty_fields == "score0" else np.zeros(int(keep.sum()), dtype=bool),
+                dropped=dropped)
 
 
 def pool_text(record: dict) -> str:

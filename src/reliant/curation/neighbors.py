@@ -48,12 +48,15 @@ def neighbor_graph(
     backend: str = "auto",
     nprobe: int = 16,
     seed: int = 0,
+    tie_break: str = "random",
 ) -> NeighborGraph:
     """Top-``k`` cosine neighbours of every row among the other rows.
 
     ``backend``: ``"exact"`` (:func:`reliant.core.knn.knn`), ``"ivf"`` (faiss inverted
     file, approximate, for pools of hundreds of thousands of rows on a CPU) or ``"auto"``
-    (ivf from :data:`IVF_MIN_ROWS` rows).
+    (ivf from :data:`IVF_MIN_ROWS` rows). Exact ties are broken in a seeded random order per
+    row (``tie_break="random"``): lower-index breaking makes a few rows everybody's
+    neighbour on saturated or duplicated features, and HOC's triples stop being independent.
     """
     if backend not in GRAPH_BACKENDS:
         raise ConfigError(f"unknown neighbour backend {backend!r} (choose {', '.join(GRAPH_BACKENDS)})",
@@ -66,9 +69,9 @@ def neighbor_graph(
     from reliant.core.knn import knn  # deliberately lazy: imports torch (start-up time)
 
     if chosen == "exact":
-        sims, idx = knn(features, k=k, backend="exact")
+        sims, idx = knn(features, k=k, backend="exact", tie_break=tie_break, seed=seed)
     else:
-        sims, idx = knn(features, k=k, backend="ivf", nprobe=nprobe, seed=seed)
+        sims, idx = knn(features, k=k, backend="ivf", nprobe=nprobe, seed=seed, tie_break=tie_break)
         # Padding (index -1) counts as the farthest possible neighbour, never as a sampled row.
         sims = np.where(idx < 0, -1.0, sims)
     return NeighborGraph(sims=np.asarray(sims, dtype=np.float32), idx=np.asarray(idx, dtype=np.int64), backend=chosen)
@@ -88,3 +91,26 @@ def restrict_to_sample(
     order = np.argsort(~member, axis=1, kind="stable")[:, :k]
     return (np.take_along_axis(idx, order, axis=1), np.take_along_axis(sims, order, axis=1),
             np.take_along_axis(member, order, axis=1))
+
+
+def duplicated_graph(graph: NeighborGraph, seed: int = 0) -> NeighborGraph:
+    """The k-NN graph of the pool concatenated with itself (rows ``i`` and ``i + n`` equal),
+    derived from ``graph`` without a new search: each row's nearest neighbour is its twin
+    (similarity 1), then each neighbour ``j`` of the original list twice (``j`` and
+    ``j + n``, an exact tie ordered at random), cut to the original ``k``."""
+    n, k = graph.idx.shape
+    rng = np.random.default_rng(seed)
+    first_copy_first = rng.random((2 * n, k)) < 0.5  # which copy of a tied pair comes first
+    base_idx = np.concatenate([graph.idx, graph.idx])
+    base_sims = np.concatenate([graph.sims, graph.sims])
+    padding = base_idx < 0
+    a = np.where(first_copy_first, base_idx, base_idx + n)
+    b = np.where(first_copy_first, base_idx + n, base_idx)
+    pairs_idx = np.stack([a, b], axis=2).reshape(2 * n, 2 * k)
+    pairs_sims = np.repeat(base_sims, 2, axis=1)
+    pairs_idx[np.repeat(padding, 2, axis=1)] = -1
+    twin = np.concatenate([np.arange(n, 2 * n), np.arange(n)])[:, None]
+    idx = np.concatenate([twin, pairs_idx], axis=1)[:, :k]
+    sims = np.concatenate([np.ones((2 * n, 1), dtype=np.float32), pairs_sims], axis=1)[:, :k]
+    return NeighborGraph(sims=np.ascontiguousarray(sims, dtype=np.float32),
+                         idx=np.ascontiguousarray(idx, dtype=np.int64), backend=graph.backend + "+duplicated")

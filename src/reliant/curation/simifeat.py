@@ -12,13 +12,18 @@ does not dominate):
 * ``rank``: score ``ℓ_i = −log f_i[ỹ_i]`` (the paper's cross-entropy score); within each
   noisy class ``j`` flag the ``r_j`` share with the highest score, where
   ``r_j = 1 − P(Y=j | Ỹ=j) = 1 − T_jj p_j / P(Ỹ=j)`` comes from the HOC estimate (clipped
-  to [0.05, 0.95] as in the paper's code). Ties at the cut are broken at random, so
-  exactly ``round(r_j · n_j)`` rows are flagged.
+  as the paper's code does: a rate ``<= 0`` becomes 0.05 and ``>= 1`` becomes 0.95, others
+  are kept; ``rank_clip="range"`` clips every rate to [0.05, 0.95]). Ties at the cut are
+  broken at random, so exactly ``round(r_j · n_j)`` rows are flagged (the official code
+  flags every row at or above the percentile, so a tie at the cut flags all of it).
 
 Over the rounds a row's flag rate is ``(flags + 1) / (times sampled + 2)``; it is
-reported corrupted when that exceeds 1/2. The suggested label is the vote winner most
-often proposed when it was flagged (own label excluded), with confidence
-``P(suggestion) · flag rate`` where ``P(suggestion) = (count + 1) / (flags + K)``.
+reported corrupted when that exceeds 1/2. In each round a flagged row proposes the vote
+winner (``suggestion="winner"``, the official rule, even when the winner is its own
+label) or the best label other than its own (``"runner_up"``). The suggested label is the
+proposal made most often, own label excluded, with confidence ``P(suggestion) · flag rate``
+where ``P(suggestion) = (count + 1) / (flags + K)``: under the official rule rounds in
+which the own label won still count in ``flags``, so they lower the confidence.
 """
 
 from __future__ import annotations
@@ -64,30 +69,37 @@ def knn_label_votes(
         self_weight = np.clip(2.0 * nbr_sims[:, 0] - nbr_sims[:, 1], 0.0, None)
     else:
         self_weight = np.clip(nbr_sims[:, 0].astype(np.float64), 0.0, None)
-    votes = np.zeros((n, K), dtype=np.float64)
-    rows = np.repeat(np.arange(n), k)
-    np.add.at(votes, (rows, labels[nbr_idx].ravel()), weights.ravel())
+    # bincount over flat (row, class) cells: the same sums as np.add.at, many times faster
+    cells = (np.arange(n)[:, None] * K + labels[nbr_idx]).ravel()
+    votes = np.bincount(cells, weights=weights.ravel(), minlength=n * K).reshape(n, K)
     votes[np.arange(n), own_labels] += self_weight
     norms = np.linalg.norm(votes, axis=1, keepdims=True)
     return votes / np.maximum(norms, 1e-12)
 
 
-def rank_rates(T: np.ndarray, p: np.ndarray, noisy_prior: np.ndarray) -> np.ndarray:
-    """Per noisy class, the estimated share of wrong labels ``1 − T_jj p_j / P(Ỹ=j)``, clipped."""
+def rank_rates(T: np.ndarray, p: np.ndarray, noisy_prior: np.ndarray, clip: str = "official") -> np.ndarray:
+    """Per noisy class, the estimated share of wrong labels ``1 − T_jj p_j / P(Ỹ=j)``, clipped
+    (``"official"``: only rates outside (0, 1) are moved, to 0.05 / 0.95; ``"range"``: every
+    rate into [0.05, 0.95])."""
     keep = np.diag(T) * p / np.maximum(noisy_prior, 1e-12)
-    return np.clip(1.0 - np.minimum(keep, 1.0), *RATE_CLIP)
+    rates = 1.0 - np.minimum(keep, 1.0)
+    if clip == "range":
+        return np.clip(rates, *RATE_CLIP)
+    if clip != "official":
+        raise ValueError(f"unknown rank clip {clip!r}")
+    return np.where(rates <= 0.0, RATE_CLIP[0], np.where(rates >= 1.0, RATE_CLIP[1], rates))
 
 
 def detect_round(
     labels: np.ndarray, rows: np.ndarray, nbr_idx, nbr_sims, valid, num_classes: int, method: str,
-    class_rates: np.ndarray | None, rng: np.random.Generator,
+    class_rates: np.ndarray | None, rng: np.random.Generator, suggestion: str = "winner",
 ) -> tuple[np.ndarray, np.ndarray]:
     """One round on the sampled ``rows``: returns (flagged mask over rows, vote winner)."""
     own = labels[rows]
     f = knn_label_votes(labels, nbr_idx, nbr_sims, valid, own, num_classes)
     winner = np.argmax(f, axis=1)
     if method == "vote":
-        return winner != own, winner
+        return winner != own, winner  # a flagged row's winner is never its own label
     score = -np.log(f[np.arange(len(rows)), own] + 1e-8)
     flagged = np.zeros(len(rows), dtype=bool)
     tiebreak = rng.random(len(rows))
@@ -100,10 +112,11 @@ def detect_round(
             continue
         order = np.lexsort((tiebreak[members], -score[members]))
         flagged[members[order[:m]]] = True
-    # a flagged row whose own label wins the vote gets the runner-up as its suggestion
-    runner_up = np.argsort(-f, axis=1)[:, :2]
-    suggestion = np.where(runner_up[:, 0] == own, runner_up[:, 1], runner_up[:, 0])
-    return flagged, suggestion
+    if suggestion == "winner":
+        return flagged, winner
+    # reliant's earlier rule: a flagged row whose own label wins proposes the runner-up
+    top_two = np.argsort(-f, axis=1)[:, :2]
+    return flagged, np.where(top_two[:, 0] == own, top_two[:, 1], top_two[:, 0])
 
 
 def detect_label_errors(
@@ -113,10 +126,11 @@ def detect_label_errors(
     *,
     method: str = "rank",
     k: int = 10,
-    rounds: int = 11,
+    rounds: int = 51,
     sample_fraction: float = 0.9,
     class_rates: np.ndarray | None = None,
     seed: int = 0,
+    suggestion: str = "winner",
 ) -> DetectionResult:
     """SimiFeat over ``rounds`` subsamples; ``class_rates`` (from :func:`rank_rates`) is
     required for ``rank``."""
@@ -124,6 +138,8 @@ def detect_label_errors(
         raise ValueError(f"unknown SimiFeat method {method!r}")
     if method == "rank" and class_rates is None:
         raise ValueError("rank needs class_rates (estimate T and p with HOC first)")
+    if suggestion not in ("winner", "runner_up"):
+        raise ValueError(f"unknown suggestion rule {suggestion!r}")
     labels = np.asarray(labels, dtype=np.int64)
     n = len(labels)
     K = int(num_classes)
@@ -138,10 +154,10 @@ def detect_label_errors(
         in_sample = np.zeros(n, dtype=bool)
         in_sample[rows] = True
         idx, sims, valid = restrict_to_sample(graph, rows, in_sample, k)
-        flagged, suggestion = detect_round(labels, rows, idx, sims, valid, K, method, class_rates, rng)
+        flagged, proposed = detect_round(labels, rows, idx, sims, valid, K, method, class_rates, rng, suggestion)
         times[rows] += 1
         flags[rows[flagged]] += 1
-        np.add.at(suggest, (rows[flagged], suggestion[flagged]), 1)
+        suggest += np.bincount(rows[flagged] * K + proposed[flagged], minlength=n * K).reshape(n, K)
     flag_rate = (flags + 1.0) / (times + 2.0)
     is_flagged = flag_rate > 0.5
     suggest_prob = (suggest + 1.0) / (suggest.sum(axis=1, keepdims=True) + K)

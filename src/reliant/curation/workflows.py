@@ -54,7 +54,7 @@ def _embed(texts: list[str], source: str, cache_folder: Path | None) -> np.ndarr
 @dataclass
 class _Labelled:
     """What diagnose and detect read: features (or texts still to embed), noisy labels, K,
-    optional clean labels, and where they came from."""
+    optional clean labels and predicted probabilities, and where they came from."""
 
     features: np.ndarray | None
     texts: list[str] | None
@@ -62,18 +62,37 @@ class _Labelled:
     num_classes: int
     clean: np.ndarray | None
     source: str
+    pred_probs: np.ndarray | None = None
+
+
+def _load_pred_probs(path: Path, rows: int, num_classes: int | None) -> np.ndarray:
+    probs = load_features(path, "pred_probs").astype(np.float64)
+    if len(probs) != rows:
+        raise DataError(f"has {len(probs)} rows but there are {rows} labels", file=path, field="pred_probs")
+    if num_classes is not None and probs.shape[1] != num_classes:
+        raise DataError(f"has {probs.shape[1]} columns but there are {num_classes} classes", file=path,
+                        field="pred_probs")
+    bad = np.flatnonzero((probs.min(axis=1) < 0) | (np.abs(probs.sum(axis=1) - 1) > 1e-3))
+    if len(bad):
+        raise DataError(f"row {int(bad[0]) + 1} is not a probability vector (non-negative, sums to 1); "
+                        f"{len(bad)} rows are not", file=path, field="pred_probs")
+    return probs
 
 
 def _load_labelled(config: DiagnoseConfig | DetectConfig, neighbors: int, neighbors_field: str) -> _Labelled:
     """Every input file of diagnose/detect, checked (no embedding yet)."""
     features = texts = labels = None
+    pred_probs_file = getattr(config, "pred_probs", None)
     if config.features is not None:
         features = load_features(config.features)
         rows, what, source = len(features), "feature rows", str(config.features)
-    else:
+    elif config.data is not None:
         texts, labels = load_text_records(config.data, config.text_field,
                                           None if config.labels is not None else config.label_field)
         rows, what, source = len(texts), f"records in {config.data}", str(config.data)
+    else:  # detect with --pred-probs only: the probabilities are the features too
+        features = load_features(pred_probs_file, "pred_probs")
+        rows, what, source = len(features), f"rows in {pred_probs_file}", str(pred_probs_file)
     if config.labels is not None:
         labels = load_labels(config.labels, config.num_classes, name="labels", classes_from="--num-classes")
     else:
@@ -88,17 +107,23 @@ def _load_labelled(config: DiagnoseConfig | DetectConfig, neighbors: int, neighb
     if neighbors >= len(labels):
         raise ConfigError(f"must be below the number of rows ({len(labels)}): each row has at most "
                           f"{len(labels) - 1} neighbours, got {neighbors}", field=neighbors_field)
-    K = int(config.num_classes or int(labels.max()) + 1)
+    pred_probs = None
+    if pred_probs_file is not None:
+        pred_probs = _load_pred_probs(pred_probs_file, len(labels), config.num_classes)
+    K = int(config.num_classes or max(int(labels.max()) + 1, 0 if pred_probs is None else pred_probs.shape[1]))
     if K < 2:
         raise DataError("all labels are 0: need at least two classes (or pass --num-classes)", file=labels_source,
                         field=labels_field)
+    if pred_probs is not None and pred_probs.shape[1] != K:
+        raise DataError(f"has {pred_probs.shape[1]} columns but there are {K} classes", file=pred_probs_file,
+                        field="pred_probs")
     clean = None
     if config.clean_labels is not None:
         clean = load_labels(config.clean_labels, K, name="clean_labels")
         if len(clean) != len(labels):
             raise DataError(f"has {len(clean)} labels but there are {len(labels)} noisy labels",
                             file=config.clean_labels, field="clean_labels")
-    return _Labelled(features, texts, labels, K, clean, source)
+    return _Labelled(features, texts, labels, K, clean, source, pred_probs)
 
 
 def _features(loaded: _Labelled, config: DiagnoseConfig | DetectConfig) -> np.ndarray:
@@ -108,7 +133,54 @@ def _features(loaded: _Labelled, config: DiagnoseConfig | DetectConfig) -> np.nd
 
 
 def _labelled_inputs(config: DiagnoseConfig | DetectConfig) -> list[Path]:
-    return _local_inputs(config.features, config.labels, config.data, config.clean_labels)
+    return _local_inputs(config.features, config.labels, config.data, config.clean_labels,
+                         getattr(config, "pred_probs", None))
+
+
+def checked_graph(features: np.ndarray, labels: np.ndarray, K: int, k: int, checks, backend: str, seed: int,
+                  source: str | None):
+    """Transform the features, build the k-NN graph and run the feature check (which may
+    refuse with one line). Returns ``(graph, feature report)``; call it before the run
+    folder is opened, so a refusal leaves nothing behind."""
+    from reliant.curation.checks import check_features, raise_or_warn, transform_features
+    from reliant.curation.neighbors import neighbor_graph
+
+    transformed, applied = transform_features(features, checks.feature_transform)
+    graph = neighbor_graph(transformed, k, backend=backend, seed=seed)
+    report = check_features(transformed, labels, graph, K, k=min(k, 10), transform=applied)
+    if checks.feature_check != "off":
+        raise_or_warn(report, checks.feature_check, source)
+    else:
+        report.problems, report.warnings = [], []
+    return graph, report
+
+
+def _warning_line(warnings: list[str]) -> list[str]:
+    if not warnings:
+        return []
+    return [f"{len(warnings)} warning{'s' if len(warnings) > 1 else ''} (on stderr above and in the report)"]
+
+
+def _report_checks(run: RunDirectory, report, hoc, checks, what: str = "label") -> dict:
+    """Feature-check numbers into metrics and a table; every warning on stderr and in the report."""
+    from reliant.curation.checks import check_transition, emit_warnings
+
+    warnings = list(report.warnings)
+    if hoc is not None:
+        warnings += check_transition(hoc.T, hoc.p, hoc.noise_rate, max_noise=checks.max_noise_rate, what=what)
+    emit_warnings(run, warnings)
+    run.add_table("Feature check", [
+        {"check": "feature transform applied", "value": report.transform},
+        {"check": "all-zero rows", "value": report.zero_rows},
+        {"check": "rows with an exact duplicate", "value": report.duplicate_rows},
+        {"check": "rows whose 1st and 2nd neighbour tie exactly", "value": report.tied_first_neighbours},
+        {"check": "nearest-neighbour label agreement", "value": report.neighbour_agreement},
+        {"check": "chance agreement (Σ prior²)", "value": report.chance_agreement},
+        {"check": "agreement z-score vs chance", "value": report.agreement_z},
+        {"check": f"largest in-degree among the {report.in_degree_k} nearest", "value": report.max_in_degree},
+    ], caption="HOC and SimiFeat assume that a sample and its nearest neighbours share a clean label: agreement "
+               "must be well above chance; ties and hubs make neighbour labels dependent.")
+    return {"feature_check": report.as_dict(), "warnings": warnings}
 
 
 # --------------------------------------------------------------------------- diagnose
@@ -159,104 +231,196 @@ def _hoc(labels, K, graph, config, seed):
                                sample_fraction=config.hoc.hoc_fraction, seed=seed, steps=config.hoc.hoc_steps)
 
 
+def _run_diagnose_raters(config: DiagnoseConfig, out: Path | None, overwrite: bool):
+    """``diagnose --rater-labels a,b,c``: one T per rater from several raters' labels of the same items."""
+    files = [f.strip() for f in config.rater_labels.split(",") if f.strip()]
+    labels = [load_labels(f, config.num_classes, name="rater_labels", classes_from="--num-classes") for f in files]
+    for f, lab in zip(files[1:], labels[1:]):
+        if len(lab) != len(labels[0]):
+            raise DataError(f"has {len(lab)} labels but {files[0]} has {len(labels[0])}: the raters must label "
+                            "the same items in the same order", file=f, field="rater_labels")
+    K = int(config.num_classes or max(int(lab.max()) for lab in labels) + 1)
+    from reliant.core.seeding import set_seed
+    from reliant.curation.hoc import estimate_transition_raters
+    from reliant.curation.metrics import agreement
+    from reliant.curation.plots import plot_transition
+
+    set_seed(config.seed)
+    with run_directory("curate diagnose", config, out, overwrite=overwrite, inputs=_local_inputs(*files),
+                       title="reliant curate diagnose: one transition matrix per rater (HOC, 2-NN given)") as run:
+        start = time.perf_counter()
+        result = estimate_transition_raters(np.stack(labels, axis=1), K, steps=config.hoc.hoc_steps)
+        seconds = time.perf_counter() - start
+        names = [Path(f).stem for f in files]
+        rows = []
+        for name, T in zip(names, result.T):
+            noise = float(1 - np.sum(result.p * np.diag(T)))
+            rows.append({"rater": name, "estimated noise rate": noise,
+                         "min T_ii": float(np.diag(T).min())})
+            run.add_headline(f"{name}: estimated noise rate", noise, group="HOC per rater")
+            run.add_figure(f"Transition matrix of {name}", plot_transition(T),
+                           caption="P(this rater's label j | clean label i), the clean label being what the "
+                                   "raters share.")
+        pairs = [{"pair": f"{names[a]} vs {names[b]}", **agreement(labels[a], labels[b])}
+                 for a in range(len(files)) for b in range(a + 1, len(files))]
+        run.add_table("Raters", rows)
+        run.add_table("Raw agreement between raters", pairs)
+        from reliant.curation.checks import check_transition, emit_warnings
+
+        warnings = [f"{name}: {w}" for name, T in zip(names, result.T)
+                    for w in check_transition(T, result.p, float(1 - np.sum(result.p * np.diag(T))),
+                                              what="rating")]
+        emit_warnings(run, warnings)
+        run.add_metrics({"num_samples": len(labels[0]), "num_classes": K, "raters": names,
+                         "T": {n: T for n, T in zip(names, result.T)}, "p": result.p, "loss": result.loss,
+                         "agreement": pairs, "warnings": warnings, "seconds": seconds})
+        for name, T in zip(names, result.T):
+            save_array(T, run.file(f"T_{name}.npy"))
+        save_array(result.p, run.file("p.npy"))
+    return run.path, [f"{r['rater']}: estimated noise rate {r['estimated noise rate']:.4f}" for r in rows]
+
+
 def run_diagnose(config: DiagnoseConfig, out: Path | None = None, overwrite: bool = False):
     """``reliant curate diagnose``: HOC's T, p and noise rate; writes ``T.npy`` and ``p.npy``."""
+    if config.rater_labels is not None:
+        return _run_diagnose_raters(config, out, overwrite)
     loaded = _load_labelled(config, config.neighbors, "neighbors")
     # Inputs are checked: now the heavy part (torch for the k-NN search, maybe an embedder).
     from reliant.core.seeding import set_seed
-    from reliant.curation.neighbors import neighbor_graph
 
     features = _features(loaded, config)
     set_seed(config.seed)
     labels, K = loaded.labels, loaded.num_classes
+    start = time.perf_counter()
+    graph, feature_report = checked_graph(features, labels, K, max(config.neighbors, 4), config.checks,
+                                          config.knn_backend, config.seed, loaded.source)
     with run_directory("curate diagnose", config, out, overwrite=overwrite, inputs=_labelled_inputs(config),
                        title="reliant curate diagnose: label-noise transition matrix (HOC)") as run:
         run.log(f"{len(labels)} rows from {loaded.source}, {K} classes")
-        start = time.perf_counter()
-        graph = neighbor_graph(features, max(config.neighbors, 4), backend=config.knn_backend, seed=config.seed)
         hoc = _hoc(labels, K, graph, config, config.seed)
+        checks = _report_checks(run, feature_report, hoc, config.checks)
         metrics = _report_hoc(run, hoc, loaded.clean, labels)
+        metrics.update(checks)
         metrics["seconds"] = time.perf_counter() - start
         run.add_metrics(metrics)
         save_array(hoc.T, run.file("T.npy"))
         save_array(hoc.p, run.file("p.npy"))
     with np.printoptions(precision=3, suppress=True, linewidth=120):
         lines = [f"estimated noise rate {hoc.noise_rate:.4f}", f"p = {hoc.p}", "T =", str(hoc.T)]
-    return run.path, lines
+    return run.path, lines + _warning_line(checks["warnings"])
 
 
 # --------------------------------------------------------------------------- detect
 
 
 def run_detect(config: DetectConfig, out: Path | None = None, overwrite: bool = False):
-    """``reliant curate detect``: SimiFeat (rank or vote) plus the cleanlab baseline; writes
-    ``flagged.jsonl``, ``flag_rate.npy`` and ``suggested_labels.npy``."""
+    """``reliant curate detect``: SimiFeat (rank or vote) or cleanlab on --pred-probs, with the
+    other detectors as baselines; writes ``flagged.jsonl``, ``flag_rate.npy`` and
+    ``suggested_labels.npy``."""
     k = config.simifeat.neighbors
     loaded = _load_labelled(config, k, "simifeat.neighbors")
     # Inputs are checked: now the heavy part (torch for the k-NN search, maybe an embedder).
     from reliant.core.seeding import set_seed
-    from reliant.curation.baselines import cleanlab_baseline
+    from reliant.curation.baselines import argmax_baseline, cleanlab_issues, knn_pred_probs
     from reliant.curation.metrics import detection_scores, random_detection_f1
-    from reliant.curation.neighbors import neighbor_graph
     from reliant.curation.plots import plot_flag_rates
-    from reliant.curation.simifeat import detect_label_errors, rank_rates
+    from reliant.curation.simifeat import DetectionResult, detect_label_errors, rank_rates
 
     features = _features(loaded, config)
     set_seed(config.seed)
-    labels, K, clean = loaded.labels, loaded.num_classes, loaded.clean
-    label = f"SimiFeat-{config.method}"
+    labels, K, clean, probs = loaded.labels, loaded.num_classes, loaded.clean, loaded.pred_probs
+    n = len(labels)
+    label = "cleanlab" if config.method == "cleanlab" else f"SimiFeat-{config.method}"
+    start = time.perf_counter()
+    graph, feature_report = checked_graph(features, labels, K, k + 6, config.checks, config.knn_backend, config.seed,
+                                          loaded.source)
+    seconds_graph = time.perf_counter() - start
     with run_directory("curate detect", config, out, overwrite=overwrite, inputs=_labelled_inputs(config),
                        title=f"reliant curate detect: {label} label-error detection") as run:
-        run.log(f"{len(labels)} rows from {loaded.source}, {K} classes")
-        start = time.perf_counter()
-        graph = neighbor_graph(features, k + 6, backend=config.knn_backend, seed=config.seed)
-        hoc = _hoc(labels, K, graph, config, config.seed)
-        metrics = _report_hoc(run, hoc, clean, labels)
-        rates = rank_rates(hoc.T, hoc.p, hoc.noisy_prior)
-        found = detect_label_errors(labels, K, graph, method=config.method, k=k,
-                                    rounds=config.simifeat.detect_rounds,
-                                    sample_fraction=config.simifeat.detect_fraction, class_rates=rates,
-                                    seed=config.seed + 1)
-        seconds = time.perf_counter() - start
-        metrics.update({"method": f"simifeat-{config.method}", "flagged": found.num_flagged,
-                        "flagged_share": found.num_flagged / len(labels), "rank_rates": rates, "seconds": seconds})
-        rows = []
+        run.log(f"{n} rows from {loaded.source}, {K} classes")
         is_noisy = None if clean is None else clean != labels
-        scores = None
+        detectors: dict[str, dict] = {}  # name -> {"flagged": mask, "seconds": s}
+
+        start = time.perf_counter()
+        hoc = _hoc(labels, K, graph, config, config.seed)
+        seconds_hoc = time.perf_counter() - start
+        checks = _report_checks(run, feature_report, hoc, config.checks)
+        metrics = _report_hoc(run, hoc, clean, labels)
+        metrics.update(checks)
+        rates = rank_rates(hoc.T, hoc.p, hoc.noisy_prior, config.simifeat.rank_clip)
+        simifeat_methods = [config.method] if config.method != "cleanlab" else []
+        if config.baseline:
+            simifeat_methods += [m for m in ("rank", "vote") if m not in simifeat_methods]
+        results = {}
+        for method in simifeat_methods:
+            start = time.perf_counter()
+            results[method] = detect_label_errors(labels, K, graph, method=method, k=k,
+                                                  rounds=config.simifeat.detect_rounds,
+                                                  sample_fraction=config.simifeat.detect_fraction, class_rates=rates,
+                                                  seed=config.seed + 1, suggestion=config.simifeat.suggestion)
+            extra = seconds_graph + (seconds_hoc if method == "rank" else 0.0)
+            detectors[f"SimiFeat-{method}"] = {"flagged": results[method].flagged,
+                                               "seconds": time.perf_counter() - start + extra}
+        if config.method == "cleanlab" or config.baseline:
+            source = "--pred-probs" if probs is not None else "k-NN pred_probs"
+            used = probs if probs is not None else knn_pred_probs(labels, graph, K, k)
+            issues, seconds = cleanlab_issues(labels, used)
+            detectors[f"cleanlab find_label_issues ({source})"] = {"flagged": issues, "seconds": seconds}
+            if config.method == "cleanlab":
+                suggested = np.where(issues, np.argmax(np.where(np.eye(K, dtype=bool)[labels], -1, used), axis=1),
+                                     labels)
+                confidence = np.where(issues, 1.0 - used[np.arange(n), labels], 0.0)
+                results["cleanlab"] = DetectionResult(flagged=issues, flag_rate=issues.astype(float),
+                                                      suggested=suggested, confidence=confidence,
+                                                      times_sampled=np.ones(n, dtype=np.int64), method="cleanlab")
+        if probs is not None and config.baseline:
+            detectors["argmax(pred_probs) != label"] = {"flagged": argmax_baseline(labels, probs), "seconds": 0.0}
+        found = results[config.method]
+        main_name = label if config.method == "cleanlab" else f"SimiFeat-{config.method}"
+        main_name = next(name for name in detectors if name.startswith(main_name))
+        metrics.update({"method": "cleanlab" if config.method == "cleanlab" else f"simifeat-{config.method}",
+                        "flagged": found.num_flagged, "flagged_share": found.num_flagged / n,
+                        "rank_rates": rates, "seconds": detectors[main_name]["seconds"],
+                        "detectors": {name: {"flagged": int(d["flagged"].sum()), "seconds": d["seconds"]}
+                                      for name, d in detectors.items()}})
+        rows = []
         if is_noisy is not None:
-            scores = detection_scores(found.flagged, is_noisy)
-            metrics["detection"] = scores
+            for name, d in detectors.items():
+                scores_of = detection_scores(d["flagged"], is_noisy)
+                metrics["detectors"][name].update(scores_of)
+                rows.append({"method": name, **scores_of,
+                             "random F1": random_detection_f1(float(is_noisy.mean()), d["flagged"].mean()),
+                             "seconds": d["seconds"]})
+            metrics["detection"] = metrics["detectors"][main_name]
             relabel_ok = found.flagged & is_noisy
             metrics["suggestion_accuracy"] = float(np.mean(found.suggested[relabel_ok] == clean[relabel_ok])) \
                 if relabel_ok.any() else None
-            metrics["random_f1"] = random_detection_f1(float(is_noisy.mean()), found.num_flagged / len(labels))
-            rows.append({"method": label, **scores, "seconds": seconds})
-        cleanlab = None
-        if config.baseline:
-            start = time.perf_counter()
-            issues = cleanlab_baseline(labels, graph, K, k)
-            if issues is not None:
-                base_seconds = time.perf_counter() - start
-                metrics["cleanlab"] = cleanlab = {"flagged": int(issues.sum()), "seconds": base_seconds}
-                if is_noisy is not None:
-                    cleanlab.update(detection_scores(issues, is_noisy))
-                    rows.append({"method": "cleanlab find_label_issues (k-NN pred_probs)",
-                                 **detection_scores(issues, is_noisy), "seconds": base_seconds})
+            metrics["random_f1"] = random_detection_f1(float(is_noisy.mean()), found.num_flagged / n)
+        cleanlab_name = next((name for name in detectors if name.startswith("cleanlab")), None)
+        if cleanlab_name is not None:
+            metrics["cleanlab"] = metrics["detectors"][cleanlab_name]
         group = f"{label} detection"
-        run.add_headline("flagged", found.num_flagged, group=group,
-                         baseline=None if cleanlab is None else cleanlab["flagged"], baseline_label="cleanlab")
-        if scores is not None:
-            if cleanlab is not None and "f1" in cleanlab:
-                base, base_label = cleanlab["f1"], "cleanlab"
-            else:
-                base, base_label = metrics["random_f1"], "random flags at the same rate"
-            run.add_headline("detection F1", scores["f1"], group=group, baseline=base, baseline_label=base_label,
-                             better="higher")
+        others = [name for name in detectors if name != main_name]
+        best_other = None
+        if is_noisy is not None and others:
+            best_other = max(others, key=lambda name: metrics["detectors"][name]["f1"])
+        run.add_headline("flagged", found.num_flagged, group=group)
+        if is_noisy is not None:
+            d = metrics["detection"]
+            base = metrics["detectors"][best_other]["f1"] if best_other else metrics["random_f1"]
+            run.add_headline("detection F1", d["f1"], group=group, baseline=base,
+                             baseline_label=best_other or "random flags at the same rate", better="higher")
             for name in ("precision", "recall"):
-                run.add_headline(name, scores[name], group=group, baseline=(cleanlab or {}).get(name),
-                                 baseline_label="cleanlab", better="higher")
-        if rows:
+                run.add_headline(name, d[name], group=group, better="higher")
             run.add_table("Detection vs the clean labels", rows)
+        else:
+            run.add_table("Detectors", [{"method": name, "flagged": int(d["flagged"].sum()), "seconds": d["seconds"]}
+                                        for name, d in detectors.items()])
+        if config.datalab:
+            from reliant.curation.datalab import run_datalab
+
+            metrics["datalab"] = run_datalab(run, features, labels, probs if probs is not None
+                                             else knn_pred_probs(labels, graph, K, k), config.seed)
         run.add_figure("Flag rates", plot_flag_rates(found.flag_rate, is_noisy),
                        caption="Share of rounds that flagged each sample; samples right of the dotted 0.5 line are "
                                "flagged (with clean labels: wrong labels should sit on the right).")
@@ -271,26 +435,38 @@ def run_detect(config: DetectConfig, out: Path | None = None, overwrite: bool = 
         save_records(out_rows, run.file("flagged.jsonl"))
         save_array(found.flag_rate, run.file("flag_rate.npy"))
         save_array(found.suggested, run.file("suggested_labels.npy"))
-    lines = [f"flagged {found.num_flagged} of {len(found.flagged)} samples ({label})"]
-    if "detection" in metrics:
-        d = metrics["detection"]
-        lines.append(f"precision {d['precision']:.3f}  recall {d['recall']:.3f}  F1 {d['f1']:.3f}")
-    if cleanlab is not None and "f1" in cleanlab:
-        lines.append(f"cleanlab: precision {cleanlab['precision']:.3f}  recall {cleanlab['recall']:.3f}  "
-                     f"F1 {cleanlab['f1']:.3f}")
-    return run.path, lines
+    lines = [f"flagged {found.num_flagged} of {n} samples ({label})"]
+    for row in rows:
+        lines.append(f"{row['method']}: precision {row['precision']:.3f}  recall {row['recall']:.3f}  "
+                     f"F1 {row['f1']:.3f}")
+    return run.path, lines + _warning_line(checks["warnings"])
 
 
 # --------------------------------------------------------------------------- rate
 
 
-def _rate_pool(records, spec: str, rating, seed: int):
+def _rate_pool(pool, spec: str, rating, seed: int):
+    """Rate the pool's records; records with an empty field (``--empty-fields score0``) are
+    not sent to the rater and get score 0 (reply None)."""
     from reliant.core.llm import make_backend
     from reliant.curation.ds2 import rate_samples
 
-    with make_backend(spec) as backend:
-        return rate_samples(records, backend, max_retries=rating.max_retries, max_new_tokens=rating.max_new_tokens,
-                            seed=seed)
+    todo = np.flatnonzero(~pool.empty)
+    scores = np.zeros(len(pool), dtype=np.int64)
+    ratings: list = [None] * len(pool)
+    if len(todo):
+        with make_backend(spec) as backend:
+            rated, parsed = rate_samples([pool.records[i] for i in todo], backend, max_retries=rating.max_retries,
+                                         max_new_tokens=rating.max_new_tokens, seed=seed, prompt=rating.prompt)
+        scores[todo] = rated
+        for i, r in zip(todo, parsed):
+            ratings[i] = r
+    return scores, ratings
+
+
+def _pool_metrics(pool) -> dict:
+    return {"records_dropped_for_empty_fields": pool.dropped, "records_scored_0_for_empty_fields":
+            [int(p) for p in pool.positions[pool.empty]]}
 
 
 def _pool_inputs(config: RateConfig | SelectConfig) -> list[Path]:
@@ -299,7 +475,7 @@ def _pool_inputs(config: RateConfig | SelectConfig) -> list[Path]:
 
 def run_rate(config: RateConfig, out: Path | None = None, overwrite: bool = False):
     """``reliant curate rate``: writes ``scores.npy`` (6 levels) and ``ratings.jsonl``."""
-    records, _ = load_pool(config.pool)
+    pool = load_pool(config.pool, config.empty_fields)
     # The pool is checked: now the heavy part (the rater may load a model).
     from reliant.core.seeding import set_seed
     from reliant.curation.plots import plot_score_histograms
@@ -307,9 +483,10 @@ def run_rate(config: RateConfig, out: Path | None = None, overwrite: bool = Fals
     set_seed(config.seed)
     with run_directory("curate rate", config, out, overwrite=overwrite, inputs=_pool_inputs(config),
                        title="reliant curate rate: LLM quality ratings (DS2 prompt)") as run:
-        scores, ratings = _rate_pool(records, config.rater, config.rating, config.seed)
-        unparsed = sum(r is None for r in ratings)
-        run.add_metrics({"num_samples": len(records), "unparsable": unparsed,
+        scores, ratings = _rate_pool(pool, config.rater, config.rating, config.seed)
+        unparsed = sum(r is None for r, empty in zip(ratings, pool.empty) if not empty)
+        records = pool.records
+        run.add_metrics({**_pool_metrics(pool), "num_samples": len(records), "unparsable": unparsed,
                          "score_histogram": np.bincount(scores, minlength=NUM_LEVELS),
                          "mean_score": float(scores.mean())})
         group = "LLM rating"
@@ -321,8 +498,8 @@ def run_rate(config: RateConfig, out: Path | None = None, overwrite: bool = Fals
                        caption="Share of samples at each level; unparsable replies count as level 0, so a tall "
                                "bar at 0 with many unparsable replies means the rater, not the data, is at fault.")
         save_array(scores, run.file("scores.npy"))
-        save_records([{"index": i, "score": int(s), **(r or {})} for i, (s, r) in enumerate(zip(scores, ratings))],
-                     run.file("ratings.jsonl"))
+        save_records([{"index": i, "record": int(pool.positions[i]), "score": int(s), **(r or {})}
+                      for i, (s, r) in enumerate(zip(scores, ratings))], run.file("ratings.jsonl"))
     return run.path, [f"rated {len(scores)} samples; scores in scores.npy"]
 
 
@@ -332,7 +509,8 @@ def run_rate(config: RateConfig, out: Path | None = None, overwrite: bool = Fals
 def run_select(config: SelectConfig, out: Path | None = None, overwrite: bool = False):
     """``reliant curate select``: DS2 score curation and a ``--budget`` selection, with the
     random, AlpaGasus-style and DEITA-style baselines."""
-    records, originals = load_pool(config.pool)
+    pool = load_pool(config.pool, config.empty_fields)
+    records, originals = pool.records, pool.originals
     n = len(records)
     if n < 3:
         raise DataError(f"needs at least 3 samples, got {n}", file=config.pool)
@@ -344,7 +522,12 @@ def run_select(config: SelectConfig, out: Path | None = None, overwrite: bool = 
         if value >= n:
             raise ConfigError(f"must be below the pool size ({n} samples): each sample has at most "
                               f"{n - 1} neighbours, got {value}", field=name)
-    scores = load_scores(config.scores, n, NUM_LEVELS) if config.scores is not None else None
+    scores = None
+    if config.scores is not None:
+        scores = load_scores(config.scores, n + len(pool.dropped), NUM_LEVELS)
+        if pool.dropped:  # the scores were given for the whole file: keep those of the kept records
+            scores = scores[pool.positions - 1]
+        scores = np.where(pool.empty, 0, scores)
     embeddings = None
     if config.embeddings is not None:
         embeddings = check_embeddings(load_features(config.embeddings, "embeddings"), n, str(config.embeddings))
@@ -359,25 +542,27 @@ def run_select(config: SelectConfig, out: Path | None = None, overwrite: bool = 
         select_score_threshold,
     )
     from reliant.curation.metrics import mean_pairwise_cosine_distance
-    from reliant.curation.neighbors import neighbor_graph
     from reliant.curation.plots import plot_long_tail, plot_score_histograms, plot_transition
 
     if embeddings is None:
         embeddings = _embed([pool_text(r) for r in records], str(config.pool), config.embedding_cache)
     set_seed(config.seed)
+    if scores is None:  # rated before the run folder opens, so the feature check can refuse cleanly
+        scores, _ = _rate_pool(pool, config.rater, config.rating, config.seed)
+    k = config.simifeat.neighbors
+    start = time.perf_counter()
+    graph, feature_report = checked_graph(embeddings, scores, NUM_LEVELS, max(k + 6, config.long_tail_neighbors),
+                                          config.checks, config.knn_backend, config.seed, str(config.embeddings or
+                                                                                              config.pool))
     with run_directory("curate select", config, out, overwrite=overwrite, inputs=_pool_inputs(config),
                        title="reliant curate select: DS2 score curation and data selection") as run:
-        if scores is None:
-            scores, _ = _rate_pool(records, config.rater, config.rating, config.seed)
         budget = min(config.budget, n)
-        k = config.simifeat.neighbors
-        start = time.perf_counter()
-        graph = neighbor_graph(embeddings, max(k + 6, config.long_tail_neighbors), backend=config.knn_backend,
-                               seed=config.seed)
         curation = curate_scores(scores, graph, threshold=config.threshold, k=k, hoc_rounds=config.hoc.hoc_rounds,
                                  hoc_fraction=config.hoc.hoc_fraction, detect_rounds=config.simifeat.detect_rounds,
                                  detect_fraction=config.simifeat.detect_fraction, hoc_steps=config.hoc.hoc_steps,
-                                 seed=config.seed)
+                                 suggestion=config.simifeat.suggestion, rank_clip=config.simifeat.rank_clip,
+                                 duplicate_pool=config.duplicate_pool, seed=config.seed)
+        checks = _report_checks(run, feature_report, curation.hoc, config.checks, what="score")
         long_tail = long_tail_scores(graph, config.long_tail_neighbors)
         chosen = select_ds2(curation.curated, long_tail, budget)
         seconds = time.perf_counter() - start
@@ -399,7 +584,20 @@ def run_select(config: SelectConfig, out: Path | None = None, overwrite: bool = 
                                                                                         seed=config.seed)})
         hoc = curation.hoc
         changed = int(curation.changed.sum())
+        rewritten = np.flatnonzero(curation.changed)
+        moves = np.zeros((NUM_LEVELS, NUM_LEVELS), dtype=np.int64)
+        np.add.at(moves, (scores[rewritten], curation.curated[rewritten]), 1)
+        run.add_table("Rewritten scores (raw level → curated level)",
+                      [{"raw level": i, **{f"→ {j}": int(moves[i, j]) for j in range(NUM_LEVELS)}}
+                       for i in range(NUM_LEVELS)],
+                      caption=f"{len(rewritten)} of {n} scores were rewritten (a flagged score whose suggestion had "
+                              f"confidence >= {config.threshold:g}); each one is in rewritten.jsonl.")
+        save_records([{"index": int(i), "record": int(pool.positions[i]), "raw_score": int(scores[i]),
+                       "curated_score": int(curation.curated[i]),
+                       "confidence": round(float(curation.detection.confidence[i]), 4)} for i in rewritten],
+                     run.file("rewritten.jsonl"))
         metrics = {
+            **_pool_metrics(pool), **checks, "rewritten_moves": moves,
             "num_samples": n, "budget": budget, "seconds_curation_and_selection": seconds,
             "noise_rate_estimate": hoc.noise_rate, "T": hoc.T, "p": hoc.p,
             "flagged": curation.detection.num_flagged, "changed": changed,
@@ -411,7 +609,7 @@ def run_select(config: SelectConfig, out: Path | None = None, overwrite: bool = 
         run.add_metrics(metrics)
         run.add_headline("pool", n, group="Pool")
         run.add_headline("selected", len(chosen), group="Pool")
-        run.add_headline("scores changed by curation", changed, group="Score curation (HOC + SimiFeat)")
+        run.add_headline("scores rewritten by curation", changed, group="Score curation (HOC + SimiFeat)")
         run.add_headline("estimated score noise rate", hoc.noise_rate, group="Score curation (HOC + SimiFeat)")
         ds2, random = rows[0], rows[1]
         for column in ("mean curated score", "mean long-tail score", "mean pairwise cosine distance"):
@@ -430,12 +628,13 @@ def run_select(config: SelectConfig, out: Path | None = None, overwrite: bool = 
                        caption="Rarity of each selected set against the whole pool: a curve further right picks "
                                "rarer, more diverse samples.")
         run.add_table("Selected sets", rows, caption="Diversity: mean 1 − cos over pairs of selected samples.")
-        pool = str(config.pool)
-        suffix = "".join(Path(pool).suffixes[-2:]) if pool.endswith(".gz") else Path(pool).suffix
+        pool_name = str(config.pool)
+        suffix = "".join(Path(pool_name).suffixes[-2:]) if pool_name.endswith(".gz") else Path(pool_name).suffix
         save_records([originals[i] for i in chosen], run.file(f"selected{suffix or '.jsonl'}"))
         in_selection = np.zeros(n, dtype=bool)
         in_selection[chosen] = True
-        save_records([{"index": int(i), "raw_score": int(scores[i]), "curated_score": int(curation.curated[i]),
+        save_records([{"index": int(i), "record": int(pool.positions[i]), "raw_score": int(scores[i]),
+                       "curated_score": int(curation.curated[i]),
                        "flagged": bool(curation.detection.flagged[i]),
                        "confidence": round(float(curation.detection.confidence[i]), 4),
                        "long_tail": round(float(long_tail[i]), 4), "selected": bool(in_selection[i])}
@@ -443,8 +642,9 @@ def run_select(config: SelectConfig, out: Path | None = None, overwrite: bool = 
         save_array(curation.curated, run.file("curated_scores.npy"))
         save_records([{"method": name, "indices": idx.tolist()} for name, idx in selections.items()],
                      run.file("selections.jsonl"))
-    return run.path, [f"selected {len(chosen)} of {n} samples; curation changed {changed} scores",
-                      f"estimated score noise rate {hoc.noise_rate:.3f}"]
+    return run.path, [f"selected {len(chosen)} of {n} samples; curation rewrote {changed} scores "
+                      "(listed in rewritten.jsonl)", f"estimated score noise rate {hoc.noise_rate:.3f}"] + \
+        _warning_line(checks["warnings"])
 
 
 # --------------------------------------------------------------------------- demo
@@ -467,12 +667,13 @@ def demo_stage(run: RunDirectory, seed: int) -> dict:
     T = make_transition(K, 0.3, "random", seed=seed)
     data = clusterable_features(3000, K, T, dim=32, seed=seed)
     graph = neighbor_graph(data.features, 16)
-    hoc = estimate_transition(data.noisy, K, graph, seed=seed)
+    # fewer rounds than the official 50/51: the demo is a quick tour (under ~30 s on 2 cores)
+    hoc = estimate_transition(data.noisy, K, graph, rounds=20, seed=seed)
     T_true, _ = empirical_transition(data.clean, data.noisy, K)
     errors = transition_errors(hoc.T, T_true)
     found = detect_label_errors(data.noisy, K, graph, method="rank",
-                                class_rates=rank_rates(hoc.T, hoc.p, hoc.noisy_prior), seed=seed)
-    voted = detect_label_errors(data.noisy, K, graph, method="vote", seed=seed)
+                                class_rates=rank_rates(hoc.T, hoc.p, hoc.noisy_prior), rounds=11, seed=seed)
+    voted = detect_label_errors(data.noisy, K, graph, method="vote", rounds=11, seed=seed)
     issues = cleanlab_baseline(data.noisy, graph, K)
     rows = [{"method": "SimiFeat-rank", **detection_scores(found.flagged, data.is_noisy)},
             {"method": "SimiFeat-vote", **detection_scores(voted.flagged, data.is_noisy)}]
@@ -487,7 +688,7 @@ def demo_stage(run: RunDirectory, seed: int) -> dict:
     T6 = make_transition(NUM_LEVELS, 0.35, "random", seed=seed + 1)
     scored = clusterable_features(3000, NUM_LEVELS, T6, dim=32, seed=seed + 1)
     g6 = neighbor_graph(scored.features, 16)
-    curation = curate_scores(scored.noisy, g6, seed=seed)
+    curation = curate_scores(scored.noisy, g6, hoc_rounds=20, detect_rounds=11, seed=seed)
     before = float(np.mean(scored.noisy == scored.clean))
     after = float(np.mean(curation.curated == scored.clean))
     run.add_figure("Curation: DS2 scores before/after curation (synthetic)",
