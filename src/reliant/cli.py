@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 import reliant
 from reliant.capabilities import CAPABILITIES, COMMANDS
 from reliant.core.cli_common import error_console
-from reliant.core.errors import UserError
+from reliant.core.errors import UserError, terminate_as_interrupt
 
 __all__ = ["CAPABILITIES", "LazyGroup", "app", "main", "run"]
 
@@ -154,8 +154,9 @@ def main(args: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if args is None else args)
     try:
         # Run the parser and the command without click's standalone mode, so that every way
-        # out is handled here, as one line.
-        with command.make_context("reliant", argv) as ctx:
+        # out is handled here, as one line. SIGTERM (``kill``, a job scheduler's stop) unwinds
+        # like Ctrl-C, so that run folders' staging copies are removed and checkpoints saved.
+        with terminate_as_interrupt(), command.make_context("reliant", argv) as ctx:
             command.invoke(ctx)
     except click_errors.NoArgsIsHelpError as exc:
         # ``reliant`` or ``reliant <group>`` alone: the help on stdout, exit 2 as click does.

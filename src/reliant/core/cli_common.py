@@ -25,6 +25,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from reliant.core.config import OptionSpec, list_item_type, option_specs, resolve_config
 
@@ -58,8 +59,8 @@ def command_group(help: str) -> typer.Typer:
 
 def print_run_summary(run_path: Path, lines: Sequence[str] | None = None) -> None:
     for line in lines or []:
-        console.print(line, highlight=False, soft_wrap=True)
-    console.print(f"[bold green]Run directory:[/] {run_path}  (open {run_path / 'report.html'})")
+        console.print(line, highlight=False, soft_wrap=True, markup=False)  # summary text is data, not markup
+    console.print(f"[bold green]Run directory:[/] {escape(str(run_path))}  (open {escape(str(run_path / 'report.html'))})")
 
 
 def _format_default(value: Any) -> str | bool:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from reliant.core.errors import UserError
+from reliant.core.errors import UserError, terminate_as_interrupt
 from reliant.core.models import _hub_cached, _hub_reachable, _looks_like_path, resolve_device
 from reliant.core.progress import progress_bar
 
@@ -187,27 +187,6 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
 
 
 @contextmanager
-def _terminate_as_interrupt():
-    """While embedding, SIGTERM (a ``kill``, a job scheduler's stop) unwinds like Ctrl-C, so
-    the ``finally`` that removes the temporary cache file runs; the old handler comes back after."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
 def _staged_cache(cache: Path, shape: tuple[int, int], meta: dict[str, Any]):
     """Yield a float32 memmap of ``shape`` that becomes ``cache`` (plus its meta) on success;
     on an error, Ctrl-C or SIGTERM the temporary file is removed."""
@@ -327,6 +306,6 @@ def embed(
     if cached is not None:
         return cached
     encoder = load_embedder(name, device)
-    with _terminate_as_interrupt(), _staged_cache(cache_path, (len(items), embedding_dim(encoder)), meta) as out:
+    with terminate_as_interrupt(), _staged_cache(cache_path, (len(items), embedding_dim(encoder)), meta) as out:
         _fill(encoder, items, out, batch_size, normalize, show_progress)
     return np.load(cache_path, mmap_mode="r")

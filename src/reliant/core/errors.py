@@ -11,6 +11,8 @@ internal contract (a caller passing an array of the wrong shape) is a bug: raise
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from os import PathLike
 
 
@@ -122,3 +124,26 @@ def check_number(
     if integer:
         return value if isinstance(value, int) else int(number)
     return number
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM (a ``kill``, a job scheduler's stop) raises KeyboardInterrupt in
+    the main thread, so that ``finally`` blocks run as after Ctrl-C: run folders' staging
+    copies and temporary cache files are removed, checkpoints saved. The previous handler
+    comes back on the way out; in other threads this does nothing (signals go to the main one)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _interrupt(signum, frame):
+        raise KeyboardInterrupt("terminated (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
