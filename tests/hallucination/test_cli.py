@@ -3,6 +3,7 @@ against a local server, and bad inputs (exit 2, one line, nothing left behind)."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,7 +72,8 @@ def test_score_with_minilm_on_simulated_file(tmp_path):
     rows = [json.loads(line) for line in (out / "scores.jsonl").read_text().splitlines()]
     assert len(rows) == 36 and all({"fewl", "reference_average", "self_consistency", "gold_hallucinated"} <= set(r) for r in rows)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics["evaluation"]) == {"fewl", "single_reference", "reference_average", "self_consistency"}
+    assert set(metrics["evaluation"]) == {"fewl", "single_reference", "reference_average", "self_consistency",
+                                         "selfcheck_ngram"}
     assert "ROC" in (out / "report.html").read_text()
 
 
@@ -87,17 +89,15 @@ def test_config_file_and_overwrite(tmp_path):
     assert run_main(["hallucination", "score", "--config", str(cfg), "--out", str(out), "--overwrite"]) == 0
 
 
-class _Handler(BaseHTTPRequestHandler):
+class JSONHandler(BaseHTTPRequestHandler):
+    """A local OpenAI-compatible endpoint: subclasses turn the request body into the reply."""
+
+    def reply(self, body: dict) -> dict:
+        raise NotImplementedError
+
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][-1]["content"]
-        number = prompt.split("fact number ")[1].split("?")[0]
-        if "intentionally wrong" in prompt:
-            text = f"fact {number} is false"
-        else:
-            text = f"fact {number} is true"
-        reply = {"choices": [{"index": i, "message": {"role": "assistant", "content": text}} for i in range(body.get("n", 1))]}
-        data = json.dumps(reply).encode()
+        data = json.dumps(self.reply(body)).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -108,14 +108,31 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture()
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+@contextlib.contextmanager
+def serve(handler: type[BaseHTTPRequestHandler]):
+    """``handler`` on a free port of 127.0.0.1; yields the API root URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class _Handler(JSONHandler):
+    def reply(self, body):
+        prompt = body["messages"][-1]["content"]
+        number = prompt.split("fact number ")[1].split("?")[0]
+        text = f"fact {number} is false" if "intentionally wrong" in prompt else f"fact {number} is true"
+        return {"choices": [{"index": i, "message": {"role": "assistant", "content": text}} for i in range(body.get("n", 1))]}
+
+
+@pytest.fixture()
+def server():
+    with serve(_Handler) as url:
+        yield url
 
 
 def test_openai_compatible_reference_and_wrong_llm(tmp_path, server):

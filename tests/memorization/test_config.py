@@ -7,10 +7,12 @@ import sys
 
 
 def test_attack_choices_are_the_registry():
+    from reliant.memorization.attacks import ATTACK_REGISTRY
     from reliant.memorization.config import ATTACK_NAMES
     from reliant.memorization.lm import ATTACK_LABELS, ATTACKS
 
-    assert ATTACK_NAMES == tuple(ATTACKS)
+    assert ATTACK_NAMES == tuple(ATTACK_REGISTRY)
+    assert set(ATTACKS) <= set(ATTACK_NAMES)
     assert set(ATTACK_LABELS) == set(ATTACK_NAMES)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from reliant.core.llm import LLMBackend
 from reliant.hallucination.config import FEWLParams, ScoreConfig, SimulateConfig
+from reliant.hallucination.consistency import SCORERS
 from reliant.hallucination.fewl import expertise_weights, fewl_scores, select_neighbors
 from reliant.hallucination.inputs import QASet, attach_references, load_qa, qa_from_records
 from reliant.hallucination.report import select_examples, write_report
@@ -38,6 +39,7 @@ __all__ = [
     "QASet",
     "ScoreConfig",
     "SimulateConfig",
+    "SCORERS",
     "TextEncoder",
     "demo_stage",
     "load_qa",
@@ -59,12 +61,20 @@ def score(
     sample_llms: Mapping[str, str | LLMBackend] | None = None,
     n_samples: int = 5,
     params: FEWLParams | None = None,
+    similarity: Any = "cosine",
     encoder: Any = None,
     embedder: str = "all-MiniLM-L6-v2",
     embedding_cache: str | os.PathLike | None = None,
+    selfcheck_nli: Any = None,
+    selfcheck_llm: Any = None,
+    answers_from: str | os.PathLike | None = None,
     model_name: str = "candidate",
     limit: int | None = None,
     max_new_tokens: int = 64,
+    wrong_temperature: float = 1.0,
+    sample_temperature: float = 1.0,
+    sentence_scores: bool = True,
+    device: str = "auto",
     seed: int = 0,
 ) -> FEWLResult:
     """FEWL scores (and the baselines) of every candidate answer in ``data``.
@@ -77,15 +87,33 @@ def score(
         wrong_llm: backend that writes the intentionally wrong (IW) answers and their
             corrections (CO) for the expertise weights.
         sample_llms: ``{candidate model: backend}``; ``n_samples`` sampled answers of each
-            (temperature 1) feed the self-consistency baseline.
+            feed the SelfCheckGPT baselines.
         params: FEWL's parameters (:class:`FEWLParams`).
-        encoder: text encoder (``encode(texts) -> unit rows``); default: ``embedder``.
-        embedder: ``"exact"`` or a sentence-embedding model (MiniLM by default, via
-            :func:`reliant.core.embeddings.embed`); ``embedding_cache`` caches its vectors.
+        similarity: ``"cosine"``, ``"exact"``, ``"nli:<model>"``, ``"judge:<llm spec>"`` or a
+            :class:`~reliant.hallucination.consistency.ConsistencyScorer`
+            (:mod:`reliant.hallucination.consistency`).
+        encoder: text encoder (``encode(texts) -> unit rows``) used as cosine similarity
+            instead of ``similarity``.
+        embedder: the sentence-embedding model of ``cosine`` (``"exact"`` = exact match);
+            ``embedding_cache`` caches its vectors.
+        selfcheck_nli, selfcheck_llm: NLI model id/path (or scorer) and LLM spec (or judge
+            scorer) of the SelfCheckGPT-NLI / -prompt baselines.
+        answers_from: a run folder (or its ``generated.jsonl``) whose LLM answers are reused
+            instead of asking the LLMs.
         seed: seed for generation (scoring itself is deterministic).
+
+    The LLM answers are in ``result.generated`` (:class:`~reliant.hallucination.generate.Generated`).
+
+    Examples:
+        >>> from reliant.hallucination.api import score
+        >>> rows = [{"question": f"Q{i}?", "answers": {"good": f"a{i}", "bad": f"b{i}"},
+        ...          "references": [f"a{i}", f"a{i}", f"b{i}"], "wrong_answers": [f"b{i}"]} for i in range(4)]
+        >>> result = score(rows, similarity="exact", params=FEWLParams(neighbors=2))
+        >>> [row["model"] for row in result.model_table()]
+        ['good', 'bad']
     """
     from reliant.core.seeding import set_seed
-    from reliant.hallucination.generate import fill_from_backends
+    from reliant.hallucination.generate import Generated, apply_generated, fill_from_backends, load_generated
 
     set_seed(seed)
     if isinstance(data, QASet):
@@ -96,12 +124,42 @@ def score(
         qa = qa_from_records(list(data), model_name=model_name)
     if references is not None:
         attach_references(qa, references)
-    if reference_llms or wrong_llm is not None or sample_llms:
-        fill_from_backends(qa, reference_llms, wrong_llm, n_wrong=n_wrong, correct=correct,
-                           max_new_tokens=max_new_tokens, seed=seed, sample_llms=sample_llms, n_samples=n_samples)
-    if encoder is None:
-        encoder = make_encoder(embedder, qa, cache_dir=embedding_cache)
-    return score_qa(qa, encoder, params or FEWLParams())
+    generated = Generated()
+    if answers_from is not None:
+        generated = load_generated(qa, answers_from)
+        apply_generated(qa, generated)
+    elif reference_llms or wrong_llm is not None or sample_llms:
+        generated = fill_from_backends(qa, reference_llms, wrong_llm, n_wrong=n_wrong, correct=correct,
+                                       max_new_tokens=max_new_tokens, seed=seed, sample_llms=sample_llms,
+                                       n_samples=n_samples, sample_temperature=sample_temperature,
+                                       wrong_temperature=wrong_temperature)
+    scorer = encoder if encoder is not None else make_similarity(similarity, qa, embedder=embedder,
+                                                                 cache_dir=embedding_cache, device=device)
+    nli = make_similarity(f"nli:{selfcheck_nli}", qa, device=device) if isinstance(selfcheck_nli, str) else selfcheck_nli
+    judge = make_similarity(f"judge:{selfcheck_llm}", qa) if isinstance(selfcheck_llm, str) else selfcheck_llm
+    try:
+        result = score_qa(qa, scorer, params or FEWLParams(), selfcheck_nli=nli, selfcheck_judge=judge,
+                          sentence_scores=sentence_scores)
+    finally:
+        for owned in (scorer, judge):
+            if hasattr(owned, "close") and owned is not encoder:
+                owned.close()
+    result.generated = generated
+    return result
+
+
+def make_similarity(similarity: Any, qa: QASet | None = None, *, embedder: str = "all-MiniLM-L6-v2",
+                    cache_dir: str | os.PathLike | None = None, device: str = "auto") -> Any:
+    """A consistency scorer from a ``--similarity`` value (a scorer object passes through);
+    ``cosine`` with ``embedder="exact"`` is exact match, as ``--embedder exact`` always was."""
+    from reliant.hallucination.consistency import ConsistencyScorer, make_scorer
+
+    if isinstance(similarity, ConsistencyScorer):
+        return similarity
+    if similarity == "cosine" and embedder == "exact":
+        similarity = "exact"
+    texts = qa.texts() if qa is not None else ()
+    return make_scorer(similarity, embedder=embedder, cache_dir=cache_dir, texts=texts, device=device)
 
 
 def make_encoder(embedder: str, qa: QASet | None = None, *, cache_dir: str | os.PathLike | None = None) -> Any:
@@ -111,7 +169,6 @@ def make_encoder(embedder: str, qa: QASet | None = None, *, cache_dir: str | os.
         count = 1 if qa is None else len(set(qa.texts()))
         return OneHotEncoder(dim=max(count, 1))
     return TextEncoder(embedder, cache_dir=cache_dir)
-
 
 
 def demo_stage(run: Any, seed: int) -> dict:

@@ -37,20 +37,26 @@ class FEWLParams:
     weighting: str = option("expertise", "Reference weights: expertise (FEWL) or uniform.", choices=WEIGHTINGS)
     laziness_penalty: bool = option(True, "Subtract the penalty for answers that fit neighbouring questions too.")
     penalty_weighting: str = option("expertise", "Weights inside the laziness penalty.", choices=WEIGHTINGS)
-    threshold: str | float = option("auto", "Hallucination threshold: 'auto' (per question, from its IW/CO answers) or a number.")
+    diversity_weighting: bool = option(True, "Down-weight generic references: multiply each reference's weight by its "
+                                             "answer diversity across neighbouring questions (1 - mean similarity of "
+                                             "its own answers to them); one that always says the same gets ~0.")
+    threshold: str | float = option("none", "Hallucination verdict threshold: 'none' (scores only; the default, "
+                                            "since no threshold is calibrated without gold labels), 'auto' (per "
+                                            "question, midway between its IW and CO answers' scores; uncalibrated) "
+                                            "or a number.")
     baseline_reference: int = option(0, "Index of the reference LLM used by the single-reference baseline.", min=0)
 
     def validate(self) -> None:
-        if self.laziness_penalty and self.neighbors < 1:
-            raise ConfigError(f"must be >= 1 with the laziness penalty on (or give --no-laziness-penalty), "
-                              f"got {self.neighbors}", field="neighbors")
-        if self.threshold != "auto":
+        if (self.laziness_penalty or self.diversity_weighting) and self.neighbors < 1:
+            raise ConfigError(f"must be >= 1 with the laziness penalty or diversity weighting on (or give "
+                              f"--no-laziness-penalty --no-diversity-weighting), got {self.neighbors}", field="neighbors")
+        if self.threshold not in ("auto", "none"):
             try:
                 value = float(self.threshold)
             except (TypeError, ValueError):
-                raise ConfigError(f"must be 'auto' or a number, got {self.threshold!r}", field="threshold") from None
+                raise ConfigError(f"must be 'none', 'auto' or a number, got {self.threshold!r}", field="threshold") from None
             if not math.isfinite(value):
-                raise ConfigError(f"must be 'auto' or a finite number, got {self.threshold!r}", field="threshold")
+                raise ConfigError(f"must be 'none', 'auto' or a finite number, got {self.threshold!r}", field="threshold")
 
     def check(self) -> None:
         """Every declared range and choice, and :meth:`validate` (for parameters built in Python)."""
@@ -75,8 +81,22 @@ class ScoreConfig:
                                        "baseline.")
     n_samples: int = option(5, "Sampled answers per question (with --sample-llm).", min=1)
     model_name: str = option("candidate", "Name of the candidate when lines give a single 'answer'.")
-    embedder: str = option("all-MiniLM-L6-v2", "Sentence-embedding model for answer similarity, or 'exact' "
-                                               "(identical text = 1).")
+    answers_from: Optional[str] = option(None, "Reuse the LLM answers (references, IW/CO, samples) saved in "
+                                               "generated.jsonl of an earlier score run folder instead of asking "
+                                               "the LLMs again.")
+    wrong_temperature: float = option(1.0, "Sampling temperature of the IW answers (--wrong-llm).", min=0)
+    sample_temperature: float = option(1.0, "Sampling temperature of the candidate's samples (--sample-llm).", min=0)
+    similarity: str = option("cosine", "Consistency scorer: cosine (sentence embeddings, --embedder), exact, "
+                                       "nli:<cross-encoder id or path>, or judge:<llm spec> (e.g. judge:smollm2; "
+                                       "agreement = p(Yes) from log-probabilities).")
+    embedder: str = option("all-MiniLM-L6-v2", "Sentence-embedding model of --similarity cosine (and of the "
+                                               "question neighbours), or 'exact' (identical text = 1).")
+    selfcheck_nli: Optional[str] = option(None, "NLI cross-encoder for the SelfCheckGPT-NLI baseline (default: the "
+                                                "--similarity nli: model, if any).")
+    selfcheck_llm: Optional[str] = option(None, "LLM spec for the SelfCheckGPT-prompt baseline (default: the "
+                                                "--similarity judge: LLM, if any).")
+    sentence_scores: bool = option(True, "Also score each sentence of multi-sentence answers (sentences.jsonl).")
+    device: str = option("auto", "Device of the NLI model: auto, cpu, cuda, cuda:N or mps.")
     embedding_cache: Optional[str] = option(None, "Folder where embeddings are cached between runs.")
     fewl: FEWLParams = field(default_factory=FEWLParams)
     select: int = option(0, "Write the K best-scored answers to selected.jsonl (ICL/SFT data); 0 = none.", min=0)
@@ -89,6 +109,9 @@ class ScoreConfig:
             self.fewl.validate()
         except ConfigError as exc:  # name the field by its place in this config
             raise ConfigError(exc.message, field=f"fewl.{exc.field}") from None
+        if self.answers_from is not None and (self.reference_llm or self.wrong_llm or self.sample_llm):
+            raise ConfigError("--answers-from replaces --reference-llm, --wrong-llm and --sample-llm; give one or "
+                              "the other", field="answers_from")
         for entry in self.sample_llm:
             model, sep, spec = entry.partition("=")
             if not sep or not model.strip() or not spec.strip():

@@ -40,6 +40,14 @@ replaced by expertise-weighted reference answers)::
   spread over [0, 1]); cosines of MiniLM embeddings between answers to the same question
   are compressed into a narrow band, so the default here is ``τ = 0.1``. It is a parameter.
 
+* Generic references (reliant's addition, not in the paper). The penalty above removes
+  agreement a *candidate* gets from topical answers; it does nothing about a reference that
+  says the same non-committal thing to every question ("I have no comment."): such an answer
+  is far from every IW answer, so its expertise is high. With ``diversity_weighting`` each
+  reference's weight is multiplied by its answer diversity
+  ``d_i = 1 − mean_{x, x' ∈ NN_K(x)} s(h_i(x), h_i(x'))`` (renormalised per question), which
+  is ≈ 0 for a reference that answers every neighbouring question alike.
+
 The bracket is weighted as a whole: ``Σ_i λ_i D_f(P_i ‖ Q_i)`` is the expertise-weighted
 divergence whose variational lower bound the score is (the paper's display puts λ in front
 of the first term; with Σλ = 1 and the penalty averaged over references the two agree when
@@ -115,8 +123,11 @@ def expertise_weights(
     corrected_mask: np.ndarray | None = None,
     *,
     temperature: float = 0.1,
+    diversity: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-question expertise ``λ_i(x)`` of every reference (paper §3.2).
+    """Per-question expertise ``λ_i(x)`` of every reference (paper §3.2), optionally times
+    each reference's answer diversity ``d_i`` (reliant's down-weighting of generic
+    references, module docstring): ``λ_i(x) ∝ d_i · exp(e_i(x) / τ)``.
 
     Args:
         sim_wrong: ``(n, N, R)`` similarities ``s(h_i(x), IW_r(x))``.
@@ -124,6 +135,8 @@ def expertise_weights(
         sim_corrected: ``(n, N, R')`` similarities ``s(h_i(x), CO_r(x))`` or None.
         corrected_mask: ``(n, R')`` as ``wrong_mask`` for CO answers.
         temperature: softmax temperature τ.
+        diversity: ``(N,)`` values in [0, 1] or None (no down-weighting); floored at 1e-6
+            so a row never sums to 0.
 
     Returns:
         ``(weights, raw)``: ``(n, N)`` λ (rows sum to 1) and the raw expertise ``e_i(x)``.
@@ -136,6 +149,8 @@ def expertise_weights(
         cmask = None if corrected_mask is None else np.broadcast_to(corrected_mask[:, None, :], sim_corrected.shape)
         raw = raw + _masked_mean(sim_corrected, cmask, axis=2)
     logits = raw / temperature
+    if diversity is not None:
+        logits = logits + np.log(np.maximum(np.asarray(diversity, dtype=float), 1e-6))[None, :]
     logits = logits - logits.max(axis=1, keepdims=True)
     weights = np.exp(logits)
     weights /= weights.sum(axis=1, keepdims=True)

@@ -23,6 +23,9 @@ METHOD_LABELS = {
     "single_reference": "single reference",
     "reference_average": "reference average",
     "self_consistency": "self-consistency",
+    "selfcheck_ngram": "SelfCheckGPT unigram",
+    "selfcheck_nli": "SelfCheckGPT NLI",
+    "selfcheck_prompt": "SelfCheckGPT prompt",
 }
 
 
@@ -56,8 +59,13 @@ def result_metrics(result: FEWLResult) -> dict[str, Any]:
         "n_references": len(result.qa.reference_names),
         "models": result.model_table(),
         "reference_weights": result.mean_weights(),
-        "mean_threshold": float(np.mean(result.thresholds)),
+        "similarity": result.similarity,
+        "threshold": str(result.params.threshold),
     }
+    if result.has_threshold:
+        metrics["mean_threshold"] = float(np.mean(result.thresholds))
+    if result.diversity is not None:
+        metrics["reference_diversity"] = dict(zip(result.qa.reference_names, map(float, result.diversity)))
     if result.evaluation:
         metrics["evaluation"] = result.evaluation
         gold_degrees = _gold_degree_means(result)
@@ -99,7 +107,9 @@ def _score_distributions(run, result: FEWLResult, prefix: str) -> None:
         for i, (model, values) in enumerate(result.scores.items()):
             ax.hist(values, bins=bins, alpha=0.5, color=PALETTE[i % len(PALETTE)], label=model)
         caption = "FEWL of every candidate answer, per candidate model."
-    ax.axvline(float(np.median(result.thresholds)), color="black", linestyle="--", linewidth=1, label="median threshold")
+    if result.has_threshold:
+        ax.axvline(float(np.median(result.thresholds)), color="black", linestyle="--", linewidth=1,
+                   label="median threshold (uncalibrated)")
     ax.set_xlabel("FEWL score (higher = more truthful)")
     ax.set_ylabel("answers")
     ax.legend(fontsize=7)
@@ -175,6 +185,8 @@ def write_report(run, result: FEWLResult, *, prefix: str = "", files: bool = Tru
             for q in range(len(result.qa))
         ]
         save_records(weights, run.file("weights.jsonl"))
+        if result.sentences:
+            save_records(result.sentences, run.file("sentences.jsonl"))
         if select:
             chosen = select_examples(result, select)
             save_records(chosen, run.file("selected.jsonl"))
@@ -184,12 +196,17 @@ def write_report(run, result: FEWLResult, *, prefix: str = "", files: bool = Tru
                            for r in chosen]
                 metrics["selected_gold_hallucination_rate"] = float(np.nanmean(degrees)) if np.isfinite(degrees).any() else math.nan
     run.add_table(f"{prefix}Candidate models ranked by FEWL", result.model_table(),
-                  caption="Rank 1 = least hallucinating. Hallucination rate = share of answers below their question's threshold.")
+                  caption=f"Rank 1 = least hallucinating. Similarity: {result.similarity}. Baseline columns are "
+                          "'higher = more truthful' (SelfCheckGPT scores negated)."
+                          + (" Flagged rate = share of answers below their question's threshold, which is not "
+                             "calibrated without gold labels." if result.has_threshold else ""))
     run.add_table(f"{prefix}Reference LLMs", [
         {"reference": name, "mean expertise weight": float(result.weights[:, i].mean()),
-         "mean raw expertise": float(result.expertise[:, i].mean())}
+         "mean raw expertise": float(result.expertise[:, i].mean()),
+         **({"answer diversity": float(result.diversity[i])} if result.diversity is not None else {})}
         for i, name in enumerate(result.qa.reference_names)
-    ])
+    ], caption="Answer diversity = 1 − mean similarity of the reference's answers to neighbouring questions; "
+               "a reference that says the same thing everywhere gets ≈ 0 and, with diversity weighting, ≈ no weight.")
     if result.evaluation:
         run.add_table(f"{prefix}Agreement with held-out gold labels", evaluation_rows(result),
                       caption="spearman/kendall: model ranking vs −gold rate; auroc: hallucinated-answer detection.")

@@ -1,18 +1,23 @@
 """Scoring a :class:`~reliant.hallucination.inputs.QASet`: FEWL for every candidate model, the
-baselines beside it, per-question thresholds and the per-model summary.
+baselines beside it, sentence-level scores, optional verdict thresholds and the per-model
+summary.
 
 Baselines (all "higher = more truthful", as FEWL):
 
 * ``single_reference`` — similarity to one reference LLM's answer (``baseline_reference``).
 * ``reference_average`` — unweighted mean similarity to all reference answers.
-* ``self_consistency`` — SelfCheckGPT-style (Manakul et al. 2023): mean similarity of the
-  candidate's answer to its own sampled answers (only where samples are given).
+* ``self_consistency`` — mean similarity (the chosen consistency scorer) of the candidate's
+  answer to its own sampled answers (SelfCheckGPT's idea with reliant's scorer).
+* ``selfcheck_ngram`` / ``selfcheck_nli`` / ``selfcheck_prompt`` — SelfCheckGPT's unigram,
+  NLI and prompt variants (:mod:`reliant.hallucination.selfcheck`), negated; NLI needs an NLI
+  model, prompt an LLM (the ``--similarity`` one when it is ``nli:``/``judge:``, or
+  ``--selfcheck-nli``/``--selfcheck-llm``). All need the candidate's samples.
 
-A candidate answer counts as hallucinated when its FEWL score is below its question's
-threshold. ``threshold="auto"`` needs no gold: the midpoint between the mean FEWL score of
-that question's IW answers and of its CO answers, scored exactly as candidates are (or the
-IW mean alone where no CO answers exist) — "closer to a deliberately wrong answer than to
-its correction".
+Thresholds: ``threshold="none"`` (default) gives no verdict — without gold labels no threshold
+is calibrated, and the ``auto`` rule below flagged 45-77 % of true answers in held-out
+simulations (issue 18). ``"auto"``: the midpoint between the mean FEWL of a question's IW
+answers and of its CO answers (or the IW mean alone), "closer to a deliberately wrong answer
+than to its correction". A number: one threshold for every question.
 """
 
 from __future__ import annotations
@@ -25,14 +30,16 @@ import numpy as np
 
 from reliant.core.errors import ConfigError
 from reliant.hallucination.config import FEWLParams
+from reliant.hallucination.consistency import ConsistencyScorer, as_scorer
 from reliant.hallucination.fewl import expertise_weights, fewl_scores, select_neighbors
 from reliant.hallucination.inputs import QASet
 from reliant.hallucination.metrics import hallucination_rate, rank_models, summarize_method
-from reliant.hallucination.similarity import pairwise_rows
+from reliant.hallucination.selfcheck import split_sentences, unigram_scores, variant_scores
 
 __all__ = ["BASELINES", "FEWLParams", "FEWLResult", "check_ready", "score_qa"]
 
-BASELINES = ("single_reference", "reference_average", "self_consistency")
+BASELINES = ("single_reference", "reference_average", "self_consistency", "selfcheck_ngram", "selfcheck_nli",
+             "selfcheck_prompt")
 
 
 @dataclass
@@ -50,11 +57,19 @@ class FEWLResult:
     baselines: dict[str, dict[str, np.ndarray]]
     neighbors: np.ndarray
     neighbor_mask: np.ndarray
+    diversity: np.ndarray | None = None
+    sentences: list[dict[str, Any]] = field(default_factory=list)
+    similarity: str = ""
+    generated: Any = None
     evaluation: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def models(self) -> list[str]:
         return list(self.scores)
+
+    @property
+    def has_threshold(self) -> bool:
+        return bool(np.isfinite(self.thresholds).any())
 
     def hallucinated(self, model: str) -> np.ndarray:
         return self.scores[model] < self.thresholds
@@ -65,12 +80,9 @@ class FEWLResult:
         ranks = rank_models(means)
         rows = []
         for m in sorted(self.scores, key=ranks.get):
-            row: dict[str, Any] = {
-                "model": m,
-                "rank": ranks[m],
-                "mean FEWL": means[m],
-                "hallucination rate": hallucination_rate(self.scores[m], self.thresholds),
-            }
+            row: dict[str, Any] = {"model": m, "rank": ranks[m], "mean FEWL": means[m]}
+            if self.has_threshold:
+                row["flagged rate (uncalibrated threshold)"] = hallucination_rate(self.scores[m], self.thresholds)
             for name, by_model in self.baselines.items():
                 if m in by_model and np.isfinite(by_model[m]).any():
                     row[name] = float(np.nanmean(by_model[m]))
@@ -92,9 +104,10 @@ class FEWLResult:
                     "fewl": float(self.scores[m][q]),
                     "agreement": float(self.agreement[m][q]),
                     "laziness_penalty": float(self.penalty[m][q]),
-                    "threshold": float(self.thresholds[q]),
-                    "hallucinated": bool(self.scores[m][q] < self.thresholds[q]),
                 }
+                if self.has_threshold:
+                    row["threshold"] = float(self.thresholds[q])
+                    row["flagged"] = bool(self.scores[m][q] < self.thresholds[q])
                 for name, by_model in self.baselines.items():
                     if m in by_model and math.isfinite(by_model[m][q]):
                         row[name] = float(by_model[m][q])
@@ -110,84 +123,115 @@ class FEWLResult:
 # --------------------------------------------------------------------------- internals
 
 
-def _padded(encoder, rows: list[list[str]], dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ragged per-question texts -> ``(n, R_max, d)`` vectors and an ``(n, R_max)`` mask."""
+def _ragged_similarity(scorer: ConsistencyScorer, qa: QASet, rows: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """``s(h_i(x), t_r(x))`` for each question's ragged texts ``rows[q]`` (IW or CO answers):
+    ``(n, N, R_max)`` similarities and an ``(n, R_max)`` mask."""
+    n, n_refs = len(qa), len(qa.references[0])
     width = max((len(r) for r in rows), default=0)
-    vectors = np.zeros((len(rows), width, dim), dtype=np.float32)
-    mask = np.zeros((len(rows), width), dtype=bool)
-    flat = [t for r in rows for t in r]
-    if flat:
-        encoded = encoder.encode(flat)
-        position = 0
-        for q, r in enumerate(rows):
-            vectors[q, : len(r)] = encoded[position : position + len(r)]
-            mask[q, : len(r)] = True
-            position += len(r)
-    return vectors, mask
+    sims = np.zeros((n, n_refs, width))
+    mask = np.zeros((n, width), dtype=bool)
+    entries = [(q, i, r) for q in range(n) for i in range(n_refs) for r in range(len(rows[q]))]
+    if entries:
+        values = scorer.similarity([qa.references[q][i] for q, i, _ in entries], [rows[q][r] for q, _, r in entries],
+                                   [qa.questions[q] for q, _, _ in entries])
+        for (q, i, r), v in zip(entries, values):
+            sims[q, i, r] = v
+            mask[q, r] = True
+    return sims, mask
+
+
+def reference_diversity(scorer: ConsistencyScorer, qa: QASet, neighbors: np.ndarray, neighbor_mask: np.ndarray) -> np.ndarray:
+    """Per reference: ``1 − mean s(h_i(x), h_i(x'))`` over questions x and their neighbours x'
+    (clipped to [0, 1]). A reference that gives the same generic answer everywhere ("I have
+    no comment.") has diversity 0; one that answers each question on its own, close to 1."""
+    n_refs = len(qa.references[0])
+    entries = [(q, int(neighbors[q, k])) for q in range(len(qa)) for k in range(neighbors.shape[1]) if neighbor_mask[q, k]]
+    if not entries:
+        return np.ones(n_refs)
+    out = np.ones(n_refs)
+    for i in range(n_refs):
+        values = scorer.similarity([qa.references[q][i] for q, _ in entries], [qa.references[p][i] for _, p in entries],
+                                   [qa.questions[q] for q, _ in entries])
+        out[i] = 1.0 - float(np.mean(values))
+    return np.clip(out, 0.0, 1.0)
 
 
 class _Scorer:
-    """Holds the reference vectors, neighbours and λ; scores any ``(n, d)`` answer vectors."""
+    """Holds the references, neighbours and λ of a set; scores any texts tied to questions."""
 
-    def __init__(self, qa: QASet, encoder, params: FEWLParams) -> None:
-        self.params = params
-        n, refs = len(qa), qa.references
-        self.n_refs = len(refs[0])
-        question_vectors = encoder.encode(qa.questions)
-        self.dim = question_vectors.shape[1]
-        self.refs = encoder.encode([t for row in refs for t in row]).reshape(n, self.n_refs, self.dim)
-        if params.laziness_penalty:
+    def __init__(self, qa: QASet, scorer: ConsistencyScorer, params: FEWLParams) -> None:
+        self.qa, self.scorer, self.params = qa, scorer, params
+        n = len(qa)
+        self.n_refs = len(qa.references[0])
+        if params.laziness_penalty or params.diversity_weighting:
+            question_vectors = scorer.encode_questions(qa.questions)
             self.neighbors, self.neighbor_mask = select_neighbors(question_vectors, params.neighbors, params.neighbor_max_sim)
         else:
             self.neighbors, self.neighbor_mask = np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0), dtype=bool)
-        self.wrong, self.wrong_mask = _padded(encoder, qa.wrong, self.dim)
-        self.corrected, self.corrected_mask = _padded(encoder, qa.corrected, self.dim)
-        sim_wrong = np.einsum("qnd,qrd->qnr", self.refs, self.wrong)
-        sim_corrected = np.einsum("qnd,qrd->qnr", self.refs, self.corrected)
+        sim_wrong, self.wrong_mask = _ragged_similarity(scorer, qa, qa.wrong)
+        sim_corrected, self.corrected_mask = _ragged_similarity(scorer, qa, qa.corrected)
+        self.diversity = (reference_diversity(scorer, qa, self.neighbors, self.neighbor_mask)
+                          if params.diversity_weighting else np.ones(self.n_refs))
         self.weights, self.expertise = expertise_weights(
-            sim_wrong, self.wrong_mask, sim_corrected, self.corrected_mask, temperature=params.temperature
+            sim_wrong, self.wrong_mask, sim_corrected, self.corrected_mask, temperature=params.temperature,
+            diversity=self.diversity if params.diversity_weighting else None,
         )
         if params.weighting == "uniform":
             self.weights = np.full_like(self.weights, 1.0 / self.n_refs)
 
-    def similarities(self, answers: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """``s(h(x), h_i(x))`` as ``(n, N)`` and ``s(h(x), h_i(x'_k))`` as ``(n, N, K)``."""
-        same = pairwise_rows(answers[:, None, :], self.refs)
-        if self.neighbors.shape[1] == 0:
-            return same, None
-        # One neighbour slot at a time keeps memory at O(n·N·d), not O(n²·N).
-        neighbor = np.stack(
-            [np.einsum("qd,qnd->qn", answers, self.refs[self.neighbors[:, k]]) for k in range(self.neighbors.shape[1])],
-            axis=2,
-        )
-        return same, neighbor
+    def same(self, q_idx: np.ndarray, texts: list[str]) -> np.ndarray:
+        """``s(text_j, h_i(x_j))`` as ``(m, N)``."""
+        refs, questions, n_refs = self.qa.references, self.qa.questions, self.n_refs
+        values = self.scorer.similarity([t for t in texts for _ in range(n_refs)],
+                                        [refs[q][i] for q in q_idx for i in range(n_refs)],
+                                        [questions[q] for q in q_idx for _ in range(n_refs)])
+        return values.reshape(len(texts), n_refs)
 
-    def score(self, answers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        same, neighbor = self.similarities(answers)
-        return fewl_scores(
-            same,
-            neighbor,
-            self.weights,
-            neighbor_mask=self.neighbor_mask,
-            divergence_name=self.params.divergence,
-            penalty_weighting=self.params.penalty_weighting,
-            return_terms=True,
+    def score(self, q_idx: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """FEWL, its agreement and penalty terms, and ``s(text, h_i(x))``, for texts answering ``q_idx``."""
+        q_idx = np.asarray(q_idx, dtype=np.int64)
+        same = self.same(q_idx, texts)
+        n_neighbors = self.neighbors.shape[1] if self.params.laziness_penalty else 0
+        neighbor, mask = None, None
+        if n_neighbors:
+            refs, questions = self.qa.references, self.qa.questions
+            mask = self.neighbor_mask[q_idx]
+            entries = [(j, k, i) for j, q in enumerate(q_idx) for k in range(n_neighbors) if mask[j, k]
+                       for i in range(self.n_refs)]
+            neighbor = np.zeros((len(texts), self.n_refs, n_neighbors))
+            if entries:
+                values = self.scorer.similarity([texts[j] for j, _, _ in entries],
+                                                [refs[self.neighbors[q_idx[j], k]][i] for j, k, i in entries],
+                                                [questions[q_idx[j]] for j, _, _ in entries])
+                for (j, k, i), v in zip(entries, values):
+                    neighbor[j, i, k] = v
+        scores, agreement, penalty = fewl_scores(
+            same, neighbor, self.weights[q_idx], neighbor_mask=mask, divergence_name=self.params.divergence,
+            penalty_weighting=self.params.penalty_weighting, return_terms=True,
         )
+        return scores, agreement, penalty, same
 
-    def score_padded(self, vectors: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def mean_score(self, rows: list[list[str]]) -> np.ndarray:
         """Mean FEWL of each question's IW (or CO) answers; NaN where there are none."""
-        if vectors.shape[1] == 0:
-            return np.full(vectors.shape[0], math.nan)
-        per = np.stack([self.score(vectors[:, r])[0] for r in range(vectors.shape[1])], axis=1)
-        count = mask.sum(axis=1)
-        total = np.where(mask, per, 0.0).sum(axis=1)
-        return np.divide(total, count, out=np.full(len(count), math.nan), where=count > 0)
+        entries = [(q, t) for q, row in enumerate(rows) for t in row]
+        out = np.full(len(rows), math.nan)
+        if not entries:
+            return out
+        scores = self.score(np.array([q for q, _ in entries]), [t for _, t in entries])[0]
+        total, count = np.zeros(len(rows)), np.zeros(len(rows))
+        for (q, _), v in zip(entries, scores):
+            total[q] += v
+            count[q] += 1
+        return np.divide(total, count, out=out, where=count > 0)
 
     def thresholds(self) -> np.ndarray:
+        n = len(self.qa)
+        if self.params.threshold == "none":
+            return np.full(n, -math.inf)
         if self.params.threshold != "auto":
-            return np.full(self.refs.shape[0], float(self.params.threshold))
-        wrong = self.score_padded(self.wrong, self.wrong_mask)
-        corrected = self.score_padded(self.corrected, self.corrected_mask)
+            return np.full(n, float(self.params.threshold))
+        wrong = self.mean_score(self.qa.wrong)
+        corrected = self.mean_score(self.qa.corrected)
         out = np.where(np.isfinite(corrected), 0.5 * (wrong + corrected), wrong)
         if not np.isfinite(out).any():
             return np.zeros_like(out)
@@ -219,33 +263,89 @@ def check_ready(qa: QASet, params: FEWLParams, *, reference_llms: int = 0, wrong
         )
 
 
-def score_qa(qa: QASet, encoder, params: FEWLParams | None = None) -> FEWLResult:
-    """FEWL and the baselines for every candidate model of ``qa``."""
+def _selfcheck(qa: QASet, model: str, sentences: list[list[str]], nli: Any, judge: Any) -> dict[str, np.ndarray]:
+    """SelfCheckGPT's variants for one candidate: answer-level scores (negated, higher = more
+    truthful) and per-sentence hallucination scores keyed ``<variant>_sentences``."""
+    samples = qa.samples[model]
+    answers = qa.candidates[model]
+    out: dict[str, Any] = {}
+    ngram_sentences, ngram = zip(*(unigram_scores(sentences[q], answers[q], samples[q]) for q in range(len(qa))))
+    out["selfcheck_ngram"] = -np.array(ngram, dtype=float)
+    out["selfcheck_ngram_sentences"] = list(ngram_sentences)
+    for variant, model_obj in (("nli", nli), ("prompt", judge)):
+        if model_obj is None:
+            continue
+        per_sentence = [variant_scores(variant, sentences[q], samples[q], model_obj) for q in range(len(qa))]
+        out[f"selfcheck_{variant}"] = -np.array([np.mean(v) if v else math.nan for v in per_sentence], dtype=float)
+        out[f"selfcheck_{variant}_sentences"] = per_sentence
+    return out
+
+
+def score_qa(qa: QASet, scorer: Any, params: FEWLParams | None = None, *, selfcheck_nli: Any = None,
+             selfcheck_judge: Any = None, sentence_scores: bool = True) -> FEWLResult:
+    """FEWL and the baselines for every candidate model of ``qa``.
+
+    ``scorer`` is a :class:`~reliant.hallucination.consistency.ConsistencyScorer` or an
+    encoder (``encode(texts) -> unit rows``, cosine). ``selfcheck_nli`` (an NLI scorer) and
+    ``selfcheck_judge`` (a judge scorer) enable SelfCheckGPT's NLI and prompt variants; an NLI
+    or judge ``scorer`` serves as its own when they are not given. ``sentence_scores`` also
+    scores each sentence of multi-sentence answers with FEWL."""
+    from reliant.hallucination.consistency import JudgeScorer, NLIScorer
+
     params = params or FEWLParams()
     check_ready(qa, params)
-    # One embedding pass over every distinct text.
-    encoder.encode(qa.texts())
-    scorer = _Scorer(qa, encoder, params)
+    scorer = as_scorer(scorer)
+    selfcheck_nli = selfcheck_nli if selfcheck_nli is not None else (scorer if isinstance(scorer, NLIScorer) else None)
+    selfcheck_judge = selfcheck_judge if selfcheck_judge is not None else (
+        scorer if isinstance(scorer, JudgeScorer) else None)
+    fewl = _Scorer(qa, scorer, params)
+    n = len(qa)
+    every_question = np.arange(n)
     scores, agreement, penalty = {}, {}, {}
     baselines: dict[str, dict[str, np.ndarray]] = {name: {} for name in BASELINES}
+    sentence_rows: list[dict[str, Any]] = []
     for model, answers in qa.candidates.items():
-        vectors = encoder.encode(answers)
-        scores[model], agreement[model], penalty[model] = scorer.score(vectors)
-        same = pairwise_rows(vectors[:, None, :], scorer.refs)
+        scores[model], agreement[model], penalty[model], same = fewl.score(every_question, list(answers))
         baselines["single_reference"][model] = same[:, params.baseline_reference]
         baselines["reference_average"][model] = same.mean(axis=1)
+        sentences = [split_sentences(a) for a in answers]
+        sentence_fewl = [[float(scores[model][q])] for q in range(n)]
+        multi = [(q, j) for q in range(n) if len(sentences[q]) > 1 for j in range(len(sentences[q]))]
+        if sentence_scores and multi:
+            values = fewl.score(np.array([q for q, _ in multi]), [sentences[q][j] for q, j in multi])[0]
+            sentence_fewl = [[] if len(sentences[q]) > 1 else row for q, row in enumerate(sentence_fewl)]
+            for (q, _), v in zip(multi, values):
+                sentence_fewl[q].append(float(v))
+        checks: dict[str, Any] = {}
         if model in qa.samples:
-            sample_vectors, sample_mask = _padded(encoder, qa.samples[model], scorer.dim)
-            sims = pairwise_rows(vectors[:, None, :], sample_vectors)
-            count = sample_mask.sum(axis=1)
-            baselines["self_consistency"][model] = np.divide(
-                np.where(sample_mask, sims, 0.0).sum(axis=1), count, out=np.full(len(count), math.nan), where=count > 0
-            )
+            entries = [(q, t) for q in range(n) for t in qa.samples[model][q]]
+            sims = scorer.similarity([answers[q] for q, _ in entries], [t for _, t in entries],
+                                     [qa.questions[q] for q, _ in entries]) if entries else np.zeros(0)
+            total, count = np.zeros(n), np.zeros(n)
+            for (q, _), v in zip(entries, sims):
+                total[q] += v
+                count[q] += 1
+            baselines["self_consistency"][model] = np.divide(total, count, out=np.full(n, math.nan), where=count > 0)
+            checks = _selfcheck(qa, model, sentences, selfcheck_nli, selfcheck_judge)
+            for name in ("selfcheck_ngram", "selfcheck_nli", "selfcheck_prompt"):
+                if name in checks:
+                    baselines[name][model] = checks[name]
+        for q in range(n):
+            for j, sentence in enumerate(sentences[q]):
+                row = {"id": qa.ids[q], "model": model, "sentence_index": j, "sentence": sentence,
+                       "fewl": sentence_fewl[q][j] if j < len(sentence_fewl[q]) else math.nan}
+                for variant in ("ngram", "nli", "prompt"):
+                    key = f"selfcheck_{variant}_sentences"
+                    if key in checks:
+                        row[f"selfcheck_{variant}"] = float(checks[key][q][j])
+                sentence_rows.append(row)
     baselines = {name: by_model for name, by_model in baselines.items() if by_model}
     result = FEWLResult(
-        qa=qa, params=params, scores=scores, agreement=agreement, penalty=penalty, weights=scorer.weights,
-        expertise=scorer.expertise, thresholds=scorer.thresholds(), baselines=baselines,
-        neighbors=scorer.neighbors, neighbor_mask=scorer.neighbor_mask,
+        qa=qa, params=params, scores=scores, agreement=agreement, penalty=penalty, weights=fewl.weights,
+        expertise=fewl.expertise, thresholds=fewl.thresholds(), baselines=baselines,
+        neighbors=fewl.neighbors, neighbor_mask=fewl.neighbor_mask,
+        diversity=fewl.diversity if params.diversity_weighting else None, sentences=sentence_rows,
+        similarity=scorer.describe(),
     )
     if qa.gold:
         result.evaluation = {"fewl": summarize_method(scores, qa.gold)}

@@ -18,18 +18,25 @@ __all__ = ["run_score", "run_simulate"]
 
 
 def _check_specs(config: ScoreConfig) -> None:
-    """Every LLM spec parses (no model is built): a typo fails in a fraction of a second."""
+    """Every LLM spec and the similarity parse (no model is built): a typo fails in a fraction
+    of a second."""
     from reliant.core.errors import ConfigError
     from reliant.core.llm import parse_spec
+    from reliant.hallucination.consistency import check_similarity_spec
 
     specs = [("reference_llm", s) for s in config.reference_llm]
     specs += [("wrong_llm", config.wrong_llm)] if config.wrong_llm is not None else []
     specs += [("sample_llm", s) for s in config.sample_llms().values()]
+    specs += [("selfcheck_llm", config.selfcheck_llm)] if config.selfcheck_llm is not None else []
     for name, spec in specs:
         try:
             parse_spec(spec)
         except ConfigError as exc:
             raise ConfigError(exc.message, field=exc.field or name) from None
+    check_similarity_spec(config.similarity)
+    if config.similarity != "cosine" and config.embedder == "exact":
+        raise ConfigError(f"--embedder exact is exact-match similarity; it cannot go with --similarity "
+                          f"{config.similarity}", field="embedder")
 
 
 def run_score(config: ScoreConfig, out: str | os.PathLike | None = None, overwrite: bool = False,
@@ -37,9 +44,10 @@ def run_score(config: ScoreConfig, out: str | os.PathLike | None = None, overwri
     """Score ``config.data`` with FEWL and write a run folder; returns its path and summary lines.
 
     ``encoder`` replaces the sentence-embedding model (tests pass a cheap one)."""
+    from reliant.core.data import save_records
     from reliant.core.rundir import run_directory
     from reliant.core.seeding import set_seed
-    from reliant.hallucination.generate import check_sample_models
+    from reliant.hallucination.generate import GENERATED_FILE, check_sample_models, load_generated
     from reliant.hallucination.inputs import attach_references, load_qa
     from reliant.hallucination.scoring import check_ready
 
@@ -50,29 +58,36 @@ def run_score(config: ScoreConfig, out: str | os.PathLike | None = None, overwri
         attach_references(qa, config.references)
     sample_llms = config.sample_llms()
     check_sample_models(qa, sample_llms)
-    check_ready(qa, config.fewl, reference_llms=len(config.reference_llm), wrong_llm=config.wrong_llm is not None,
-                section="fewl.")
+    reference_llms, wrong_llm = len(config.reference_llm), config.wrong_llm is not None
+    if config.answers_from is not None:
+        reused = load_generated(qa, config.answers_from)  # checked here; applied by score()
+        reference_llms, wrong_llm = len(reused.reference_names), any(reused.wrong)
+    check_ready(qa, config.fewl, reference_llms=reference_llms, wrong_llm=wrong_llm, section="fewl.")
     set_seed(config.seed)
-    inputs = [p for p in (config.data, config.references) if p]
+    inputs = [p for p in (config.data, config.references, config.answers_from) if p]
     with run_directory("hallucination score", config, out, title="FEWL hallucination scores", overwrite=overwrite,
                        inputs=inputs) as run:
         from reliant.hallucination.api import score  # deliberately here: pulls in the embedding stack
+        from reliant.hallucination.generate import generated_records
         from reliant.hallucination.report import write_report
 
         run.log(f"{len(qa)} questions, candidate models: {', '.join(qa.models)}")
         result = score(qa, reference_llms=list(config.reference_llm), wrong_llm=config.wrong_llm,
                        n_wrong=config.n_wrong, sample_llms=sample_llms, n_samples=config.n_samples,
-                       correct=config.correct, params=config.fewl, encoder=encoder, embedder=config.embedder,
-                       embedding_cache=config.embedding_cache, max_new_tokens=config.max_new_tokens, seed=config.seed)
-        run.log(f"references: {', '.join(result.qa.reference_names)}")
+                       correct=config.correct, params=config.fewl, similarity=config.similarity, encoder=encoder,
+                       embedder=config.embedder, embedding_cache=config.embedding_cache,
+                       selfcheck_nli=config.selfcheck_nli, selfcheck_llm=config.selfcheck_llm,
+                       answers_from=config.answers_from, max_new_tokens=config.max_new_tokens,
+                       wrong_temperature=config.wrong_temperature, sample_temperature=config.sample_temperature,
+                       sentence_scores=config.sentence_scores, device=config.device, seed=config.seed)
+        run.log(f"similarity: {result.similarity}; references: {', '.join(result.qa.reference_names)}")
+        if result.generated is not None and not result.generated.empty():
+            save_records(generated_records(result.qa, result.generated), run.file(GENERATED_FILE))
+            run.log(f"LLM answers saved to {GENERATED_FILE} (reuse them with --answers-from {run.path})")
         metrics = write_report(run, result, select=config.select)
         run.add_metrics(metrics)
         _score_headlines(run, result)
-    lines = [
-        f"{row['rank']:>3}. {row['model']}: mean FEWL {row['mean FEWL']:.4f}, hallucination rate "
-        f"{row['hallucination rate']:.3f}"
-        for row in result.model_table()
-    ]
+    lines = [f"{row['rank']:>3}. {row['model']}: mean FEWL {row['mean FEWL']:.4f}" for row in result.model_table()]
     for name, values in result.evaluation.items():
         lines.append(f"vs gold, {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()))
     return run.path, lines
@@ -80,7 +95,8 @@ def run_score(config: ScoreConfig, out: str | os.PathLike | None = None, overwri
 
 def _score_headlines(run: Any, result: Any) -> None:
     """Cards by stage: the data, FEWL's ranking, and (with gold labels) FEWL against the
-    unweighted reference average, the baseline FEWL improves on."""
+    unweighted reference average, the baseline FEWL improves on. No card shows a
+    thresholded hallucination rate: no threshold is calibrated without gold labels."""
     table = result.model_table()
     best, worst = table[0], table[-1]
     run.add_headline("questions", len(result.qa), group="data")
@@ -88,9 +104,6 @@ def _score_headlines(run: Any, result: Any) -> None:
     run.add_headline("reference LLMs", len(result.qa.reference_names), group="data")
     run.add_headline(f"mean FEWL of the best model ({best['model']})", best["mean FEWL"], group="FEWL ranking",
                      baseline=worst["mean FEWL"], baseline_label=f"worst model ({worst['model']})", better="higher")
-    run.add_headline(f"hallucination rate of the best model ({best['model']})", best["hallucination rate"],
-                     group="FEWL ranking", baseline=worst["hallucination rate"],
-                     baseline_label=f"worst model ({worst['model']})", better="lower")
     fewl = result.evaluation.get("fewl")
     if not fewl:
         return

@@ -17,7 +17,13 @@ Classifiers (subset-trained models)::
     result = train_on_subsets(digits_with_noise(0.05), n_models=16)
     result.memorization(); result.lira()
 
-Score formulas (LOSS, zlib, reference, Min-K%++, exposure, counterfactual memorization,
+Membership attacks are one registry, :data:`ATTACK_REGISTRY` (:mod:`reliant.memorization.attacks`):
+LOSS, zlib, reference, Min-K%, Min-K%++, GradNorm, ReCaLL, DC-PDD, RMIA and the neighbourhood
+attack; ``ATTACKS`` stays the five computable from token statistics alone
+(:func:`membership_scores`). A model behind an OpenAI-compatible completions endpoint is
+audited with ``audit_lm("openai:<model>@<url>", ...)`` (log-probability attacks only).
+
+Score formulas (LOSS, zlib, reference, Min-K%++, ReCaLL, DC-PDD, RMIA, exposure, counterfactual memorization,
 influence, forgetting events, LiRA) live in :mod:`reliant.memorization.metrics`; the ones
 other capabilities share (exact ROC/AUROC/TPR at low FPR, Min-K%, ROUGE-L) in
 :mod:`reliant.core.metrics`. They stay importable from here, but ``__all__`` lists only the
@@ -38,6 +44,7 @@ from reliant.memorization.audit import (
     membership_p_value,
     write_audit,
 )
+from reliant.memorization.attacks import ATTACK_REGISTRY, AttackContext, MembershipAttack, register_attack
 from reliant.memorization.builtin import SMALL_SETTINGS, BuiltinSetup, builtin_setup
 from reliant.memorization.canaries import (
     Canary,
@@ -55,12 +62,15 @@ from reliant.memorization.classifier import (
     load_classifier_data,
     train_on_subsets,
 )
-from reliant.memorization.config import AuditConfig, CanaryConfig, CounterfactualConfig
+from reliant.memorization.config import AuditConfig, CanaryConfig, CounterfactualConfig, MIAParams
 from reliant.memorization.inputs import Example, examples_from_records, load_examples
 from reliant.memorization.lm import (
     ATTACKS,
     ExtractionResult,
+    TokenStats,
+    api_token_statistics,
     extraction,
+    gradient_norms,
     membership_scores,
     token_statistics,
 )
@@ -68,7 +78,9 @@ from reliant.memorization.metrics import (
     auroc,
     bootstrap_auroc,
     counterfactual_memorization,
+    dc_pdd_score,
     exposure,
+    exposure_extrapolated,
     exposure_sampled,
     forgetting_events,
     influence_matrix,
@@ -78,10 +90,13 @@ from reliant.memorization.metrics import (
     loss_score,
     min_k_plus_plus_score,
     min_k_score,
+    recall_score,
     reference_score,
+    rmia_scores,
     roc_points,
     rouge_l_f1,
     token_edit_distance,
+    token_frequencies,
     tpr_at_fpr,
     zlib_score,
 )
@@ -96,6 +111,18 @@ from reliant.memorization.workflows import (
 
 __all__ = [
     "ATTACKS",
+    "ATTACK_REGISTRY",
+    "AttackContext",
+    "MIAParams",
+    "MembershipAttack",
+    "TokenStats",
+    "api_token_statistics",
+    "dc_pdd_score",
+    "exposure_extrapolated",
+    "gradient_norms",
+    "recall_score",
+    "register_attack",
+    "rmia_scores",
     "AuditConfig",
     "AuditResult",
     "CanaryConfig",
@@ -151,6 +178,6 @@ def demo_stage(run: RunDirectory, seed: int) -> dict:
     stage = _StageRun(run, "memorization_")
     headline: dict[str, Any] = {}
     headline.update(audit_stage(stage, AuditConfig(seed=seed, extract=True)))
-    headline.update(canaries_stage(stage, CanaryConfig(seed=seed, n_candidates=199)))
+    headline.update(canaries_stage(stage, CanaryConfig(seed=seed, n_candidates=199, exact_up_to=1)))
     headline.update(counterfactual_stage(stage, CounterfactualConfig(seed=seed, n_models=8, epochs=40, lira_targets=2)))
     return {"headline": headline, "details": stage.metrics}

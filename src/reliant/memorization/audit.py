@@ -14,12 +14,14 @@ from reliant.core.metrics import check_fraction, min_negatives_for_fpr
 from reliant.core.rundir import RunDirectory
 from reliant.memorization import metrics as M
 from reliant.memorization.inputs import Example
+from reliant.core.errors import DataError
 from reliant.memorization.lm import (
     ATTACK_LABELS,
     ATTACKS,
     ExtractionResult,
+    api_token_statistics,
     extraction,
-    membership_scores,
+    gradient_norms,
     small_model_threads,
     token_statistics,
 )
@@ -137,6 +139,59 @@ def _load(model: Any, device: str) -> tuple[Any, Any]:
     return load_causal_lm(str(model), device=device)
 
 
+def is_api_model(model: Any) -> bool:
+    """A model given as ``openai:<model>@<url>`` (or an :class:`~reliant.core.llm.LLMBackend`)
+    is audited through its completions endpoint's log-probabilities."""
+    from reliant.core.llm import LLMBackend
+
+    return isinstance(model, LLMBackend) or (isinstance(model, str) and model.startswith("openai:"))
+
+
+class _Target:
+    """A model to score texts with: local ``(model, tokenizer)`` or an LLM backend (API)."""
+
+    def __init__(self, model: Any, device: str) -> None:
+        from reliant.core.llm import LLMBackend, make_backend
+
+        self.api = is_api_model(model)
+        self.owned = False
+        if self.api:
+            self.owned = not isinstance(model, LLMBackend)
+            self.backend = model if isinstance(model, LLMBackend) else make_backend(model)
+            self.name = self.backend.name
+        else:
+            self.model, self.tokenizer = _load(model, device)
+            self.name = str(getattr(getattr(self.model, "config", None), "_name_or_path", "model"))
+
+    def provides(self) -> frozenset[str]:
+        return frozenset() if self.api else frozenset({"distribution", "token_ids", "gradients"})
+
+    def prompt(self, example: Example) -> str:
+        return example.prompt if self.api else example.prompt_for(self.tokenizer)
+
+    def stats(self, examples: Sequence[Example], *, batch_size: int, max_length: int | None):
+        if self.api:
+            return api_token_statistics(self.backend, examples)
+        with small_model_threads(self.model):
+            return token_statistics(self.model, self.tokenizer, examples, batch_size=batch_size, max_length=max_length)
+
+    def close(self) -> None:
+        if self.api and self.owned:
+            self.backend.close()
+
+
+PARAPHRASE_PROMPT = ("Paraphrase the text below: keep its meaning and about its length, change the wording. "
+                     "Reply with the paraphrase only.\n\n{text}")
+
+
+def paraphrases(backend: Any, texts: Sequence[str], n: int, *, max_new_tokens: int = 64, seed: int = 0) -> list[list[str]]:
+    """``n`` sampled paraphrases of each text (the neighbourhood attack's neighbours); empty
+    replies and copies of the text are dropped."""
+    replies = backend.chat([[{"role": "user", "content": PARAPHRASE_PROMPT.format(text=t)}] for t in texts],
+                           n=n, temperature=1.0, max_new_tokens=max_new_tokens, seed=seed)
+    return [[r.strip() for r in row if r.strip() and r.strip() != text.strip()] for row, text in zip(replies, texts)]
+
+
 def audit_lm(
     model: Any,
     members: Sequence[Example],
@@ -153,40 +208,137 @@ def audit_lm(
     device: str = "auto",
     seed: int = 0,
     n_boot: int = 200,
+    params: Any = None,
+    recall_prefix: Sequence[Example] | None = None,
+    frequency_texts: Sequence[str] | None = None,
+    paraphraser: Any = None,
+    log: Any = None,
 ) -> AuditResult:
     """Score members and non-members with every attack and summarise each attack.
 
-    ``model`` and ``reference`` are a model name/path (anything ``load_causal_lm`` takes)
-    or a ``(model, tokenizer)`` pair. The reference model must share the target's tokenizer
-    only in the sense that it scores the same text; its own tokens are used. Without a
-    reference the ``reference`` attack is skipped. ``extract`` also runs the greedy
-    extraction probe on the members.
+    ``model`` and ``reference`` are a model name/path (anything ``load_causal_lm`` takes), a
+    ``(model, tokenizer)`` pair, or an ``openai:<model>@<url>`` spec / LLM backend (scored
+    through the endpoint's log-probabilities: attacks that need the distribution, token ids
+    or gradients are skipped). Attacks whose needs are not met (no reference, no paraphraser)
+    are skipped and listed in ``result.extra["skipped_attacks"]``. ``attacks`` defaults to the
+    five statistics-only attacks; names come from
+    :data:`reliant.memorization.attacks.ATTACK_REGISTRY`. ``params`` is a
+    :class:`~reliant.memorization.config.MIAParams`; ``recall_prefix`` the non-member texts
+    ReCaLL conditions on (default: the first ``params.recall_shots`` non-members, then left
+    out of every attack's evaluation); ``frequency_texts`` DC-PDD's reference corpus
+    (default: members and non-members pooled); ``paraphraser`` an LLM backend or spec for the
+    neighbourhood attack. ``extract`` also runs the greedy extraction probe on the members.
     """
+    from reliant.memorization.attacks import ATTACK_REGISTRY, AttackContext
+    from reliant.memorization.config import MIAParams
+
+    params = params or MIAParams()
+    note = log or (lambda message: None)
     if not members or not nonmembers:
         raise ConfigError("an audit needs at least one member and one non-member")
     check_fraction(k)
-    target = _load(model, device)
-    with small_model_threads(target[0]):
-        member_stats = token_statistics(*target, members, batch_size=batch_size, max_length=max_length)
-        nonmember_stats = token_statistics(*target, nonmembers, batch_size=batch_size, max_length=max_length)
-    ref_m = ref_n = None
-    if reference is not None:
-        ref = _load(reference, device)
-        with small_model_threads(ref[0]):
-            ref_m = token_statistics(*ref, members, batch_size=batch_size, max_length=max_length)
-            ref_n = token_statistics(*ref, nonmembers, batch_size=batch_size, max_length=max_length)
-    wanted = [a for a in attacks if a != "reference" or reference is not None]
+    unknown = [a for a in attacks if a not in ATTACK_REGISTRY]
+    if unknown:
+        raise ConfigError(f"unknown attack(s) {unknown} (choose from {', '.join(ATTACK_REGISTRY)})", field="attacks")
+    members, nonmembers = list(members), list(nonmembers)
+    has_prefix = recall_prefix is not None
+    if "recall" in attacks and recall_prefix is None and len(nonmembers) > params.recall_shots:
+        shots = params.recall_shots
+        recall_prefix, nonmembers = nonmembers[:shots], nonmembers[shots:]
+        has_prefix = True
+        note(f"ReCaLL prefix: the first {shots} non-members, left out of every attack's evaluation")
+    target = _Target(model, device)
+    ref = _Target(reference, device) if reference is not None else None
+    available = set(target.provides()) | ({"reference"} if ref is not None else set())
+    if has_prefix:
+        available.add("prefix")
+    if paraphraser is not None:
+        available.add("paraphraser")
+    skipped = {a: sorted(ATTACK_REGISTRY[a].needs - available) for a in attacks if ATTACK_REGISTRY[a].needs - available}
+    wanted = [a for a in attacks if a not in skipped]
+    for attack, missing in skipped.items():
+        note(f"attack {attack} skipped: needs {', '.join(missing)}")
     if not wanted:
-        raise ConfigError("no attack left to run (the reference attack needs --reference)", field="attacks")
-    m_scores = membership_scores(member_stats, members, reference_stats=ref_m, k=k, attacks=wanted)
-    n_scores = membership_scores(nonmember_stats, nonmembers, reference_stats=ref_n, k=k, attacks=wanted)
-    summary = {a: attack_summary(m_scores[a], n_scores[a], seed=seed, n_boot=n_boot) for a in m_scores}
-    primary = "reference" if "reference" in m_scores else next(iter(m_scores))
-    result = AuditResult(list(members), list(nonmembers), m_scores, n_scores, summary, primary)
-    if extract:
-        with small_model_threads(target[0]):
-            result.extraction = extraction(*target, members, prefix_tokens=prefix_tokens, suffix_tokens=suffix_tokens, batch_size=batch_size)
+        raise ConfigError("no attack left to run: " + "; ".join(f"{a} needs {', '.join(m)}" for a, m in skipped.items()),
+                          field="attacks")
+    examples = members + nonmembers
+    is_member = np.array([True] * len(members) + [False] * len(nonmembers))
+    try:
+        stats = target.stats(examples, batch_size=batch_size, max_length=max_length)
+        for stat, example in zip(stats, examples):
+            if len(stat.logprobs) == 0:
+                raise DataError("has no tokens to score", file=example.source or None, line=example.line, field="text")
+        ctx = AttackContext(examples, is_member, stats, k=k, params=params)
+        needs = set().union(*(ATTACK_REGISTRY[a].needs for a in wanted))
+        if "reference" in needs:
+            ctx.reference_stats = ref.stats(examples, batch_size=batch_size, max_length=max_length)
+        if "recall" in wanted:
+            prefix = "\n\n".join(" ".join(f"{e.prompt} {e.target}".split()) for e in recall_prefix)
+            conditioned = [Example(f"{prefix}\n\n{target.prompt(e)}" if target.prompt(e) else f"{prefix}\n\n",
+                                   e.target, e.source, e.line) for e in examples]
+            ctx.prefix_stats = target.stats(conditioned, batch_size=batch_size, max_length=None)
+        if "dc_pdd" in wanted:
+            corpus = list(frequency_texts) if frequency_texts is not None else [e.target for e in examples]
+            ids = [target.tokenizer(t, add_special_tokens=False)["input_ids"] for t in corpus]
+            ctx.token_frequencies = M.token_frequencies(ids, len(target.tokenizer))
+        if "gradnorm" in wanted:
+            with small_model_threads(target.model):
+                ctx.gradient_norms = gradient_norms(target.model, target.tokenizer, examples, max_length=max_length)
+        if "neighbourhood" in wanted:
+            from reliant.core.llm import LLMBackend, make_backend
+
+            backend = paraphraser if isinstance(paraphraser, LLMBackend) else make_backend(paraphraser)
+            try:
+                neighbours = paraphrases(backend, [e.target for e in examples], params.n_neighbours,
+                                         max_new_tokens=params.neighbour_max_new_tokens, seed=seed)
+            finally:
+                if not isinstance(paraphraser, LLMBackend):
+                    backend.close()
+            flat = [Example(e.prompt, text, e.source, e.line, question=e.question)
+                    for e, row in zip(examples, neighbours) for text in row]
+            flat_stats = target.stats(flat, batch_size=batch_size, max_length=max_length) if flat else []
+            ctx.neighbour_stats, position = [], 0
+            for row in neighbours:
+                ctx.neighbour_stats.append(flat_stats[position: position + len(row)])
+                position += len(row)
+            ctx.extra["neighbours"] = neighbours
+        all_scores = {a: np.asarray(ATTACK_REGISTRY[a].scores(ctx), dtype=float) for a in wanted}
+        m_scores = {a: v[is_member] for a, v in all_scores.items()}
+        n_scores = {a: v[~is_member] for a, v in all_scores.items()}
+        summary = {a: attack_summary(m_scores[a], n_scores[a], seed=seed, n_boot=n_boot) for a in m_scores}
+        primary = "reference" if "reference" in m_scores else next(iter(m_scores))
+        result = AuditResult(members, nonmembers, m_scores, n_scores, summary, primary)
+        result.extra["skipped_attacks"] = skipped
+        result.extra["target"] = target.name
+        if recall_prefix is not None and "recall" in wanted:
+            result.extra["recall_prefix_texts"] = len(recall_prefix)
+        result.extra["warnings"] = low_fpr_warnings(summary, len(nonmembers))
+        if "neighbours" in ctx.extra:
+            result.extra["neighbours_per_text"] = float(np.mean([len(r) for r in ctx.extra["neighbours"]]))
+        if extract:
+            if target.api:
+                note("extraction skipped: it decodes greedily from the model's own tokens (local models only)")
+            else:
+                with small_model_threads(target.model):
+                    result.extraction = extraction(target.model, target.tokenizer, members, prefix_tokens=prefix_tokens,
+                                                   suffix_tokens=suffix_tokens, batch_size=batch_size)
+    finally:
+        target.close()
+        if ref is not None:
+            ref.close()
     return result
+
+
+def low_fpr_warnings(summary: dict[str, dict[str, Any]], n_nonmembers: int) -> list[str]:
+    """One sentence per false-positive rate that this many non-members cannot measure."""
+    out = []
+    for fpr in LOW_FPRS:
+        needed = min_negatives_for_fpr(fpr)
+        if n_nonmembers < needed:
+            out.append(f"TPR at {fpr * 100:g}% FPR is not measurable with {n_nonmembers:,} non-members (needs at "
+                       f"least {needed:,}); it is shown as n/a, and the raw value in metrics.json is the TPR at zero "
+                       "false positives")
+    return out
 
 
 def write_audit(run: RunDirectory, result: AuditResult, *, prefix: str = "", title_suffix: str = "") -> None:
@@ -209,6 +361,14 @@ def write_audit(run: RunDirectory, result: AuditResult, *, prefix: str = "", tit
     run.add_table(f"Membership inference{title_suffix}", rows, highlight=[best],
                   caption=f"{len(result.members)} members vs {len(result.nonmembers)} non-members; higher score = member. "
                           "TPR at a fixed FPR is exact on ties (largest TPR of a threshold whose FPR does not exceed it).")
+    warnings = result.extra.get("warnings") or []
+    skipped = result.extra.get("skipped_attacks") or {}
+    for message in warnings:
+        run.log(f"warning: {message}")
+    notes = [f"warning: {m}." for m in warnings]
+    notes += [f"{ATTACK_LABELS.get(a, a)} skipped: needs {', '.join(m)}." for a, m in skipped.items()]
+    if notes:
+        run.add_text(f"Warnings and skipped attacks{title_suffix}", "\n".join(notes), preformatted=True)
     run.add_figure(f"ROC curves{title_suffix}", roc_figure(result.scores(), ATTACK_LABELS), save_as=f"{prefix}roc.png",
                    caption="Log-log axes: the low-FPR corner is what matters for privacy (Carlini et al., 2022).")
     run.add_figure(f"Score distributions{title_suffix}", histogram_figure(result.scores(), ATTACK_LABELS),

@@ -80,10 +80,14 @@ def canary_texts(canaries: Sequence[Canary]) -> list[str]:
     return [f"{c.prefix} {c.secret}" for c in canaries for _ in range(c.repetitions)]
 
 
-def _candidate_secrets(canary: Canary, n_candidates: int | None, rng: np.random.Generator) -> tuple[list[str], bool]:
+def _candidate_secrets(canary: Canary, n_candidates: int | None, rng: np.random.Generator,
+                       exact_up_to: int = 100_000) -> tuple[list[str], bool]:
+    """Every other secret (exact) when the space has at most ``exact_up_to`` secrets, when
+    ``n_candidates`` is None or when it would sample (nearly) all of them; otherwise
+    ``n_candidates`` drawn uniformly without replacement."""
     n_digits = len(secret_digits(canary.secret))
     space = 10**n_digits
-    if n_candidates is None or n_candidates >= space - 1:
+    if n_candidates is None or space <= exact_up_to or n_candidates >= space - 1:
         all_secrets = [format_secret(f"{i:0{n_digits}d}") for i in range(space)]
         return [s for s in all_secrets if s != canary.secret], True
     target = int("".join(secret_digits(canary.secret)))
@@ -129,14 +133,20 @@ def canary_exposure(
     tokenizer: Any,
     canaries: Sequence[Canary],
     *,
-    n_candidates: int | None = 999,
+    n_candidates: int | None = 10_000,
     seed: int = 0,
     batch_size: int = 256,
+    exact_up_to: int = 100_000,
+    extrapolate: bool = True,
 ) -> ExposureResult:
-    """Exposure of every canary. ``n_candidates=None`` (or at least the space size minus
-    one) enumerates the whole randomness space (:func:`metrics.exposure`, exact);
-    otherwise ``n_candidates`` other secrets are drawn uniformly without replacement
-    (:func:`metrics.exposure_sampled`), with the seed fixed per run."""
+    """Exposure of every canary. A space of at most ``exact_up_to`` secrets (or
+    ``n_candidates=None``) is enumerated (:func:`metrics.exposure`, exact: up to
+    ``log2 |R|`` bits, 13.29 for four digits). A larger one is sampled, ``n_candidates``
+    other secrets uniformly without replacement (seed fixed per run), and the exposure read
+    from a skew-normal fitted to their log-perplexities (:func:`metrics.exposure_extrapolated`,
+    Carlini et al. 2019 Sec. 4.3, capped at ``log2 |R|``) or, with ``extrapolate=False``, from
+    the sampled rank (:func:`metrics.exposure_sampled`, capped at ``log2(n + 1)``: the
+    strongest canaries all read alike)."""
     if not canaries:
         raise DataError("no canaries to score")
     if n_candidates is not None and n_candidates < 1:
@@ -149,17 +159,21 @@ def canary_exposure(
     from reliant.memorization.lm import small_model_threads
 
     for canary in track(canaries, f"scoring {len(canaries)} canaries"):
-        candidates, exact = _candidate_secrets(canary, n_candidates, rng)
+        candidates, exact = _candidate_secrets(canary, n_candidates, rng, exact_up_to)
         with small_model_threads(model):
             scores = secret_nll(model, tokenizer, canary.prefix, [canary.secret, *candidates], batch_size)
         space = 10 ** len(secret_digits(canary.secret))
         if exact:
             value, rank = M.exposure(scores[0], scores[1:])
         else:
-            value = M.exposure_sampled(scores[0], scores[1:])
+            if extrapolate:
+                value = min(M.exposure_extrapolated(scores[0], scores[1:]), float(np.log2(space)))
+            else:
+                value = M.exposure_sampled(scores[0], scores[1:])
             rank = space * 2.0 ** (-value)
             exact_all = False
-        max_exposure = min(max_exposure, np.log2(space) if exact else np.log2(len(candidates) + 1))
+        bound = np.log2(space) if exact or extrapolate else np.log2(len(candidates) + 1)
+        max_exposure = min(max_exposure, bound)
         exposures.append(value)
         ranks.append(rank)
         nlls.append(scores[0])

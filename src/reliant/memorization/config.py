@@ -6,17 +6,40 @@ and a bad flag never load numpy or torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from reliant.core.config import option, seed_option
 from reliant.core.errors import ConfigError
 
-__all__ = ["ATTACK_NAMES", "AuditConfig", "CanaryConfig", "CounterfactualConfig"]
+__all__ = ["ATTACK_NAMES", "DEFAULT_ATTACKS", "AuditConfig", "CanaryConfig", "CounterfactualConfig", "MIAParams"]
 
-# The names of the attack registry, reliant.memorization.lm.ATTACKS (that module imports
-# torch; a test keeps the two equal).
-ATTACK_NAMES = ("loss", "zlib", "reference", "min_k", "min_k_pp")
+# The names of the attack registry, reliant.memorization.attacks.ATTACK_REGISTRY (that
+# module imports numpy; a test keeps the two equal).
+ATTACK_NAMES = ("loss", "zlib", "reference", "min_k", "min_k_pp", "gradnorm", "recall", "dc_pdd", "rmia",
+                "neighbourhood")
+# Run by default: every attack that needs nothing the user must add (the neighbourhood attack
+# needs a paraphrasing LLM and minutes of generation).
+DEFAULT_ATTACKS = ATTACK_NAMES[:-1]
+
+
+@dataclass
+class MIAParams:
+    """Parameters of the newer attacks (module docstring of reliant.memorization.attacks)."""
+
+    recall_prefix: Optional[str] = option(None, "ReCaLL: file of non-member texts to condition on (default: the "
+                                                "first --recall-shots non-members, then left out of every attack's "
+                                                "evaluation).", path="file")
+    recall_shots: int = option(5, "ReCaLL: non-member texts in the prefix.", min=1)
+    dc_pdd_bound: float = option(0.01, "DC-PDD: upper bound a of each token's score.", gt=0)
+    frequency_corpus: Optional[str] = option(None, "DC-PDD: texts whose token frequencies calibrate the scores "
+                                                   "(default: members and non-members pooled, labels unused).",
+                                             path="file")
+    rmia_a: float = option(0.3, "RMIA (offline): a in p(x) = ((1 + a) p_ref(x) + 1 - a) / 2.", min=0, max=1)
+    rmia_gamma: float = option(1.0, "RMIA: likelihood-ratio threshold gamma against population texts.", gt=0)
+    neighbour_llm: str = option("smollm2", "Neighbourhood attack: LLM spec that paraphrases each text.")
+    n_neighbours: int = option(5, "Neighbourhood attack: paraphrases per text.", min=1)
+    neighbour_max_new_tokens: int = option(64, "Neighbourhood attack: tokens per paraphrase.", min=1)
 
 _DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps."
 
@@ -25,13 +48,17 @@ _DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps."
 class AuditConfig:
     """Score a model on member and non-member texts with every membership attack."""
 
-    model: Optional[str] = option(None, "Model to audit: tiny:<name>, a Hugging Face id or a local folder. Omit "
-                                        "--model, --members and --nonmembers for the built-in experiment.")
+    model: Optional[str] = option(None, "Model to audit: tiny:<name>, a Hugging Face id, a local folder, or "
+                                        "openai:<model>@<url> (a completions endpoint with echo and logprobs; "
+                                        "log-probability attacks only). Omit --model, --members and --nonmembers "
+                                        "for the built-in experiment.")
     members: Optional[str] = option(None, "Texts the model was trained on (jsonl/json/csv/parquet with 'text', or "
                                           "'question' and 'answer'; or a JSON list of strings).")
     nonmembers: Optional[str] = option(None, "Texts it was not trained on, same format.")
-    reference: Optional[str] = option(None, "Reference model for the calibrated (likelihood-ratio) attack.")
-    attacks: list[str] = option(list(ATTACK_NAMES), "Membership attacks to run.", choices=ATTACK_NAMES)
+    reference: Optional[str] = option(None, "Reference model for the reference-ratio and RMIA attacks (same forms "
+                                            "as --model).")
+    attacks: list[str] = option(list(DEFAULT_ATTACKS), "Membership attacks to run (neighbourhood also needs "
+                                                       "--neighbour-llm).", choices=ATTACK_NAMES)
     min_k_fraction: float = option(0.2, "Fraction of lowest-probability tokens scored by Min-K% and Min-K%++.",
                                    gt=0, max=1)
     extract: bool = option(True, "Also test greedy extraction of member suffixes.")
@@ -42,6 +69,7 @@ class AuditConfig:
     limit: Optional[int] = option(None, "Use only the first N records of each file.", min=1)
     device: str = option("auto", _DEVICE_HELP)
     control: bool = option(True, "Built-in experiment: also audit the never-trained control model.")
+    mia: MIAParams = field(default_factory=MIAParams)
     seed: int = seed_option()
 
     def validate(self) -> None:
@@ -67,7 +95,12 @@ class CanaryConfig:
                                         "--model and --canaries for the built-in experiment.")
     canaries: Optional[str] = option(None, "File of canaries: 'prefix', 'secret' (digits separated by spaces) and "
                                            "optional 'repetitions'.")
-    n_candidates: int = option(999, "Other secrets sampled per canary; 0 enumerates every secret (exact).", min=0)
+    exact_up_to: int = option(100_000, "Enumerate every secret (exact exposure) when the space has at most this "
+                                       "many; above it, sample --n-candidates.", min=1)
+    n_candidates: int = option(10_000, "Other secrets sampled per canary when the space is larger than "
+                                       "--exact-up-to; 0 always enumerates.", min=0)
+    extrapolate: bool = option(True, "With sampling, fit a skew-normal to the sampled log-perplexities (Carlini et "
+                                     "al. 2019, Sec. 4.3) instead of the sampled rank, which caps at log2(n+1).")
     batch_size: int = option(256, "Secrets scored per batch.", min=1)
     device: str = option("auto", _DEVICE_HELP)
     seed: int = seed_option()

@@ -22,14 +22,12 @@ from reliant.core.prompts import encode_prompt_answer, pad_token_id
 from reliant.memorization import metrics as M
 from reliant.memorization.inputs import Example, examples_from_records, load_examples  # noqa: F401 (re-exported)
 
+from reliant.memorization.attacks import ATTACK_REGISTRY  # noqa: E402 (after the re-exports above)
+
+# The attacks computable from token statistics alone (what membership_scores runs; the
+# unlearning capability's MIA suite uses these). The full registry is ATTACK_REGISTRY.
 ATTACKS = ("loss", "zlib", "reference", "min_k", "min_k_pp")
-ATTACK_LABELS = {
-    "loss": "LOSS",
-    "zlib": "zlib ratio",
-    "reference": "reference ratio",
-    "min_k": "Min-K%",
-    "min_k_pp": "Min-K%++",
-}
+ATTACK_LABELS = {name: attack.label for name, attack in ATTACK_REGISTRY.items()}
 
 
 @contextmanager
@@ -53,11 +51,14 @@ def small_model_threads(*models: Any, max_parameters: int = 20_000_000) -> Itera
 
 @dataclass
 class TokenStats:
-    """Per-token statistics of one example's target tokens under a model."""
+    """Per-token statistics of one example's target tokens under a model: log-probabilities,
+    the moments of the next-token distribution (None from an API) and the token ids (None
+    from an API)."""
 
     logprobs: np.ndarray
-    means: np.ndarray
-    stds: np.ndarray
+    means: np.ndarray | None = None
+    stds: np.ndarray | None = None
+    ids: np.ndarray | None = None
 
 
 def token_statistics(
@@ -75,10 +76,66 @@ def token_statistics(
     stats = []
     for (ids, start), s in zip(encoded, scores):
         if start >= len(ids):
-            stats.append(TokenStats(np.zeros(0), np.zeros(0), np.zeros(0)))
+            stats.append(TokenStats(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64)))
         else:
-            stats.append(TokenStats(s.logprobs.numpy(), s.mean.numpy(), s.var.sqrt().numpy()))
+            stats.append(TokenStats(s.logprobs.numpy(), s.mean.numpy(), s.var.sqrt().numpy(),
+                                    np.asarray(ids[start:], dtype=np.int64)))
     return stats
+
+
+def api_token_statistics(backend: Any, examples: Sequence[Example]) -> list[TokenStats]:
+    """Token log-probabilities of every example from an LLM backend's ``logprobs`` (an
+    OpenAI-compatible ``/completions`` endpoint with ``echo`` and ``logprobs``): only the
+    log-probabilities, so attacks that need the distribution, token ids or gradients cannot
+    run. QA examples are scored after their plain QA prompt; a plain text after its first
+    word (a server gives the first token of a text no log-probability)."""
+    prompts, targets = [], []
+    for example in examples:
+        if example.prompt:
+            prompts.append(example.prompt)
+            targets.append(example.target)
+        else:
+            first, sep, rest = example.target.partition(" ")
+            prompts.append(first + sep if rest else "")
+            targets.append(rest if rest else example.target)
+    values = backend.logprobs(prompts, targets)
+    return [TokenStats(np.asarray(v, dtype=float)) for v in values]
+
+
+def gradient_norms(model: Any, tokenizer: Any, examples: Sequence[Example], *, max_length: int | None = None) -> np.ndarray:
+    """GradNorm's statistic per example: the mean over parameter tensors of ``‖∇_θ L‖₂`` of the
+    mean NLL of the target tokens (as mimir computes it), one example at a time. Gradients
+    are cleared afterwards; the weights do not change."""
+    from reliant.core.progress import track
+
+    device = model_device(model)
+    parameters = [p for p in model.parameters()]
+    was_training = model.training
+    model.eval()
+    flags = [p.requires_grad for p in parameters]
+    for p in parameters:
+        p.requires_grad_(True)
+    out = []
+    try:
+        for example in track(list(examples), f"gradients of {len(examples)} texts"):
+            ids, start = encode_prompt_answer(tokenizer, example.prompt_for(tokenizer), example.target)
+            if max_length:
+                ids = ids[:max_length]
+            if start >= len(ids):
+                raise DataError("has no tokens to score", file=example.source or None, line=example.line, field="text")
+            input_ids = torch.tensor([ids], device=device)
+            model.zero_grad(set_to_none=True)
+            logits = model(input_ids=input_ids).logits[0, start - 1 : len(ids) - 1].float()
+            loss = torch.nn.functional.cross_entropy(logits, input_ids[0, start:])
+            loss.backward()
+            norms = [p.grad.detach().norm(2).item() for p in parameters if p.grad is not None]
+            out.append(float(np.mean(norms)) if norms else 0.0)
+    finally:
+        model.zero_grad(set_to_none=True)
+        for p, flag in zip(parameters, flags):
+            p.requires_grad_(flag)
+        model.train(was_training)
+    return np.array(out)
 
 
 def membership_scores(

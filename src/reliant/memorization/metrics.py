@@ -64,7 +64,9 @@ __all__ = [
     "auroc",
     "bootstrap_auroc",
     "counterfactual_memorization",
+    "dc_pdd_score",
     "exposure",
+    "exposure_extrapolated",
     "exposure_sampled",
     "forgetting_events",
     "influence_matrix",
@@ -74,10 +76,13 @@ __all__ = [
     "loss_score",
     "min_k_plus_plus_score",
     "min_k_score",
+    "recall_score",
     "reference_score",
+    "rmia_scores",
     "roc_points",
     "rouge_l_f1",
     "token_edit_distance",
+    "token_frequencies",
     "tpr_at_fpr",
     "zlib_score",
 ]
@@ -151,6 +156,65 @@ def min_k_plus_plus_score(token_logprobs: Any, means: Any, stds: Any, k: float =
     return lowest_fraction_mean(standardised, check_fraction(k))
 
 
+def recall_score(conditional_logprobs: Any, token_logprobs: Any) -> float:
+    """ReCaLL (Xie et al., 2024, Eq. 2): ``LL(x | P) / LL(x)``, the mean token log-likelihood
+    of ``x`` after a non-member prefix ``P`` over its unconditional one. Both are negative; a
+    member loses relatively more likelihood when conditioned on non-members, so its ratio is
+    larger. Higher = more likely a member."""
+    conditional = float(_logprobs(conditional_logprobs, "conditional_logprobs").mean())
+    plain = float(_logprobs(token_logprobs).mean())
+    if plain == 0.0:
+        return 1.0  # a text the model is certain of: conditioning cannot change it
+    return conditional / plain
+
+
+def token_frequencies(token_id_lists: Sequence[Sequence[int]], vocab_size: int) -> np.ndarray:
+    """Laplace-smoothed token frequencies ``(count + 1) / (total + |V|)`` of a reference corpus
+    (DC-PDD's ``f``)."""
+    counts = np.zeros(int(vocab_size), dtype=np.float64)
+    for ids in token_id_lists:
+        np.add.at(counts, np.asarray(ids, dtype=np.int64), 1.0)
+    return (counts + 1.0) / (counts.sum() + vocab_size)
+
+
+def dc_pdd_score(token_logprobs: Any, token_ids: Any, frequencies: Any, bound: float = 0.01) -> float:
+    """DC-PDD (Zhang et al., 2024, Eq. 4-6): ``α_t = p(x_t) · log(1 / f(x_t))`` clipped at
+    ``bound`` (their ``a``), averaged over the first occurrence of each distinct token of the
+    text. ``f`` comes from :func:`token_frequencies`. Higher = more likely a member: the model
+    finds the text's tokens likelier than their corpus frequency explains."""
+    logp = _logprobs(token_logprobs)
+    ids = np.asarray(token_ids, dtype=np.int64).reshape(-1)
+    if len(ids) != len(logp):
+        raise ValueError(f"DC-PDD needs one token id per log-probability: {len(ids)} ids, {len(logp)} log-probs")
+    freq = np.asarray(frequencies, dtype=float)
+    alpha = np.minimum(np.exp(logp) * -np.log(freq[ids]), bound)
+    _, first = np.unique(ids, return_index=True)
+    return float(alpha[np.sort(first)].mean())
+
+
+def rmia_scores(target_probs: Any, reference_probs: Any, population: Any, *, a: float = 0.3,
+                gamma: float = 1.0) -> np.ndarray:
+    """Offline RMIA (Zarifzadeh et al., 2024, Eq. 3 and the offline approximation of Sec. 3):
+    ``LR(x) = p(x|θ) / p(x)``, ``p(x) = ½((1 + a)·p_ref(x) + 1 − a)``;
+    ``score(x) = #{z ∈ population : LR(x) / LR(z) ≥ γ} / |population|``, each population
+    member left out of its own comparison. ``population`` is a boolean mask over the same
+    texts."""
+    target = _scores(target_probs, "target probabilities")
+    reference = _scores(reference_probs, "reference probabilities")
+    mask = np.asarray(population, dtype=bool).reshape(-1)
+    if not (len(target) == len(reference) == len(mask)) or not mask.any():
+        raise ValueError("RMIA needs one target and reference probability per text and a non-empty population")
+    ratio = target / (0.5 * ((1 + a) * reference + 1 - a))
+    population_ratio = np.sort(ratio[mask])
+    # LR(x) / LR(z) >= γ  <=>  LR(z) <= LR(x) / γ
+    count = np.searchsorted(population_ratio, ratio / gamma, side="right").astype(float)
+    size = np.full(len(ratio), float(len(population_ratio)))
+    if gamma <= 1:  # a population text counted itself (LR(z) / LR(z) = 1 >= γ)
+        count[mask] -= 1
+    size[mask] -= 1
+    return np.divide(count, size, out=np.zeros_like(count), where=size > 0)
+
+
 # ----------------------------------------------------------------------------- canaries
 
 
@@ -180,6 +244,26 @@ def exposure_sampled(canary_nll: float, sampled_nlls: Any) -> float:
         raise ValueError("canary NLL must be finite")
     at_least_as_likely = int(np.sum(sample <= canary_nll))
     return float(-math.log2((at_least_as_likely + 1) / (len(sample) + 1)))
+
+
+def exposure_extrapolated(canary_nll: float, sampled_nlls: Any) -> float:
+    """Exposure by distribution fit (Carlini et al., 2019, Sec. 4.3 "extrapolation"): fit a
+    skew-normal to the log-perplexities of a uniform sample of other secrets and read
+    ``−log2 CDF(canary)``, the estimated fraction of the space at least as likely as the
+    canary. Unlike :func:`exposure_sampled` it is not capped at ``log2(n + 1)``; a canary far
+    below every sampled secret gets the tail probability of the fitted distribution. The
+    paper fits the skew-normal for the same reason (the log-perplexities are near normal but
+    skewed). Capped at 1022 bits only because float64 underflows there."""
+    from scipy.stats import skewnorm
+
+    sample = _scores(sampled_nlls, "sampled NLLs")
+    if not math.isfinite(canary_nll):
+        raise ValueError("canary NLL must be finite")
+    if len(sample) < 3 or np.ptp(sample) == 0:
+        return exposure_sampled(canary_nll, sample)
+    shape, loc, scale = skewnorm.fit(sample)
+    log_cdf = float(skewnorm.logcdf(canary_nll, shape, loc=loc, scale=scale))
+    return float(min(-log_cdf / math.log(2), 1022.0)) if math.isfinite(log_cdf) else 1022.0
 
 
 # ----------------------------------------------------------------------------- extraction

@@ -50,23 +50,55 @@ def run_audit(config: AuditConfig, out: str | os.PathLike | None = None,
     from reliant.memorization.inputs import load_examples
 
     examples = None
+    _check_audit_specs(config)
     if not config.builtin:
         examples = (load_examples(config.members, limit=config.limit),
                     load_examples(config.nonmembers, limit=config.limit))
-    inputs = [p for p in (config.members, config.nonmembers) if p]
+    side_inputs = _side_inputs(config)
+    inputs = [p for p in (config.members, config.nonmembers, config.mia.recall_prefix, config.mia.frequency_corpus) if p]
     with run_directory("memorization audit", config, out, overwrite=overwrite, title="Membership-inference audit",
                        inputs=inputs) as run:
-        headline = audit_stage(run, config, examples)
-    return run.path, _summary(headline)
+        headline = audit_stage(run, config, examples, side_inputs)
+    return run.path, _summary(headline) + [f"warning: {w}" for w in run.metrics.get("warnings", [])]
 
 
-def audit_stage(run: Any, config: AuditConfig, examples: tuple[list, list] | None = None) -> dict[str, Any]:
+def _check_audit_specs(config: AuditConfig) -> None:
+    """LLM specs (an API model or reference, the paraphraser) parse before anything loads."""
+    from reliant.core.errors import ConfigError
+    from reliant.core.llm import parse_spec
+
+    specs = [(name, value) for name, value in (("model", config.model), ("reference", config.reference))
+             if isinstance(value, str) and value.startswith("openai:")]
+    if "neighbourhood" in config.attacks:
+        specs.append(("mia.neighbour_llm", config.mia.neighbour_llm))
+    for name, spec in specs:
+        try:
+            parse_spec(spec)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, field=name) from None
+
+
+def _side_inputs(config: AuditConfig) -> dict[str, Any]:
+    """ReCaLL's prefix and DC-PDD's frequency corpus, read and checked before torch."""
+    from reliant.memorization.inputs import load_examples
+
+    out: dict[str, Any] = {}
+    if config.mia.recall_prefix:
+        out["recall_prefix"] = load_examples(config.mia.recall_prefix)
+    if config.mia.frequency_corpus:
+        out["frequency_texts"] = [e.target for e in load_examples(config.mia.frequency_corpus)]
+    return out
+
+
+def audit_stage(run: Any, config: AuditConfig, examples: tuple[list, list] | None = None,
+                side_inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Audit a model on member/non-member ``examples`` (read from the config's files when not
     given), or (no model and no files) the built-in experiment: target tiny LM vs held-out
     people, calibrated by a reference tiny LM that also serves as the never-trained control."""
     # Deliberately here: the audit imports torch and transformers (start-up time).
     from reliant.core.seeding import set_seed
     from reliant.memorization.audit import audit_lm, write_audit
+    from reliant.memorization.attacks import ATTACK_REGISTRY
     from reliant.memorization.lm import ATTACK_LABELS
 
     attacks = list(config.attacks)
@@ -89,15 +121,19 @@ def audit_stage(run: Any, config: AuditConfig, examples: tuple[list, list] | Non
         members, nonmembers = examples
         model, reference = config.model, config.reference
     run.log(f"{len(members)} members, {len(nonmembers)} non-members, attacks {attacks}")
-    result = audit_lm(model, members, nonmembers, reference=reference, attacks=attacks, k=config.min_k_fraction,
-                      extract=config.extract, prefix_tokens=config.prefix_tokens, suffix_tokens=config.suffix_tokens,
-                      batch_size=config.batch_size, max_length=config.max_length, device=config.device, seed=config.seed)
+    side = side_inputs if side_inputs is not None else (_side_inputs(config) if not config.builtin else {})
+    paraphraser = config.mia.neighbour_llm if "neighbourhood" in attacks else None
+    common = dict(k=config.min_k_fraction, batch_size=config.batch_size, max_length=config.max_length,
+                  device=config.device, seed=config.seed, params=config.mia, paraphraser=paraphraser, **side)
+    result = audit_lm(model, members, nonmembers, reference=reference, attacks=attacks, extract=config.extract,
+                      prefix_tokens=config.prefix_tokens, suffix_tokens=config.suffix_tokens, log=run.log, **common)
     write_audit(run, result)
+    run.add_metrics({"warnings": result.extra.get("warnings", [])})
     headline = {f"auroc_{a}": s["auroc"] for a, s in result.summary.items()}
     if control_dir is not None:
-        control = audit_lm(control_dir, members, nonmembers, attacks=[a for a in attacks if a != "reference"],
-                           k=config.min_k_fraction, batch_size=config.batch_size, max_length=config.max_length,
-                           device=config.device, seed=config.seed, n_boot=0)
+        control = audit_lm(control_dir, members, nonmembers, attacks=[a for a in result.summary
+                                                                      if "reference" not in ATTACK_REGISTRY[a].needs],
+                           n_boot=0, **common)
         run.add_metrics({"control_never_trained": {a: s["auroc"] for a, s in control.summary.items()}})
         run.add_table("Control: a model never trained on the members", [
             {"attack": ATTACK_LABELS[a], "AUROC target": result.summary[a]["auroc"], "AUROC control": s["auroc"]}
@@ -158,7 +194,8 @@ def canaries_stage(run: Any, config: CanaryConfig, canaries: list | None = None)
     for label, name in models.items():
         model, tokenizer = load_causal_lm(name, device=config.device)
         results[label] = canary_exposure(model, tokenizer, canaries, n_candidates=n_candidates, seed=config.seed,
-                                         batch_size=config.batch_size)
+                                         batch_size=config.batch_size, exact_up_to=config.exact_up_to,
+                                         extrapolate=config.extrapolate)
     rows = []
     for label, result in results.items():
         for row in result.rows():
@@ -185,7 +222,8 @@ def canaries_stage(run: Any, config: CanaryConfig, canaries: list | None = None)
     ax.legend(fontsize=8)
     run.add_figure("Canary exposure", fig, save_as="exposure.png",
                    caption="Look for exposure rising with the insertions (and a control that stays flat); exposure = "
-                           "log2|R| - log2 rank (Carlini et al., 2019), bounded by log2(n+1) with n sampled candidates.")
+                           "log2|R| - log2 rank (Carlini et al., 2019): exact by enumeration up to --exact-up-to secrets, "
+                           "else from a skew-normal fit to sampled secrets (or the sampled rank, capped at log2(n+1)).")
     run.add_table("Exposure per canary", rows)
     run.add_metrics({"canaries": metrics, "n_canaries": len(canaries)})
     headline = {}
