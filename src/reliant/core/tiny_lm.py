@@ -19,7 +19,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,7 @@ def train_causal_lm(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     history: dict[str, list[float]] = {"loss": [], "learning_rate": []}
     model.train()
-    with progress_bar(description, total=total_steps) as bar:
+    with small_model_threads(model), progress_bar(description, total=total_steps) as bar:
         for _ in range(epochs):
             order = torch.randperm(len(prompts), generator=generator).tolist()
             for start in range(0, len(order), batch_size):
@@ -192,6 +193,25 @@ def train_causal_lm(
                 bar.advance(1, status=f"loss {history['loss'][-1]:.3f}")
     model.eval()
     return history
+
+
+@contextmanager
+def small_model_threads(*models: Any, max_parameters: int = 20_000_000) -> Iterator[None]:
+    """Run tiny CPU models on one intra-op thread: their matrices are too small for
+    threads to pay off, and on a busy machine the extra threads only spin (a 6x slowdown
+    was measured here on two shared cores). Larger or GPU models are left alone."""
+    small = all(
+        next(m.parameters()).device.type == "cpu" and sum(p.numel() for p in m.parameters()) <= max_parameters for m in models
+    )
+    if not small:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _fingerprint(

@@ -18,6 +18,7 @@ import torch
 
 from reliant.core.errors import ConfigError, DataError
 from reliant.core.models import greedy_generate, model_device, score_tokens
+from reliant.core.tiny_lm import small_model_threads  # noqa: F401 (re-exported)
 from reliant.core.prompts import encode_prompt_answer, pad_token_id
 from reliant.memorization import metrics as M
 from reliant.memorization.inputs import Example, examples_from_records, load_examples  # noqa: F401 (re-exported)
@@ -28,25 +29,6 @@ from reliant.memorization.attacks import ATTACK_REGISTRY  # noqa: E402 (after th
 # unlearning capability's MIA suite uses these). The full registry is ATTACK_REGISTRY.
 ATTACKS = ("loss", "zlib", "reference", "min_k", "min_k_pp")
 ATTACK_LABELS = {name: attack.label for name, attack in ATTACK_REGISTRY.items()}
-
-
-@contextmanager
-def small_model_threads(*models: Any, max_parameters: int = 20_000_000) -> Iterator[None]:
-    """Run tiny CPU models on one intra-op thread: their matrices are too small for
-    threads to pay off, and on a busy machine the extra threads only spin (a 6x slowdown
-    was measured here on two shared cores). Larger or GPU models are left alone."""
-    small = all(
-        model_device(m).type == "cpu" and sum(p.numel() for p in m.parameters()) <= max_parameters for m in models
-    )
-    if not small:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass
