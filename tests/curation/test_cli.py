@@ -269,8 +269,13 @@ def test_select_on_alpaca_with_offline_embedder(tmp_path):
     scores = np.random.default_rng(0).integers(0, 6, size=len(records))
     np.save(tmp_path / "scores.npy", scores)
     out = tmp_path / "sel"
-    result = runner.invoke(app, ["curate", "select", "--pool", str(pool), "--scores", str(tmp_path / "scores.npy"),
-                                 "--budget", "40", "--embedding-cache", str(tmp_path / "cache"), "--out", str(out)])
+    args = ["curate", "select", "--pool", str(pool), "--scores", str(tmp_path / "scores.npy"),
+            "--budget", "40", "--embedding-cache", str(tmp_path / "cache"), "--out", str(out)]
+    # Random scores carry no signal the embeddings could agree with: the feature check refuses
+    # them by default, and --feature-check warn goes on with the warning.
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "--feature-check warn" in refused.output and not out.exists()
+    result = runner.invoke(app, [*args, "--feature-check", "warn"])
     assert result.exit_code == 0, result.output
     selected = json.loads((out / "selected.json").read_text())
     assert len(selected) == 40 and all(s in records for s in selected)
