@@ -37,3 +37,17 @@ def small_lm(small_lm_dir):
     from reliant.core.models import load_causal_lm
 
     return load_causal_lm(str(small_lm_dir), device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def _restore_signal_handlers():
+    """Some libraries (Flower's simulation, ray) replace SIGINT/SIGTERM handlers in the test
+    process and leave them; children started later would inherit an ignored SIGINT and never
+    see Ctrl-C. Every test starts from the handlers the session started with."""
+    import signal
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        if signal.getsignal(sig) is not handler and handler is not None:
+            signal.signal(sig, handler)

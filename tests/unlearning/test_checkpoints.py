@@ -231,8 +231,11 @@ def test_ctrl_c_acts_within_two_seconds_and_saves(small_lm_dir, tmp_path):
     script.write_text(_SCRIPT)
     marker, folder = tmp_path / "started", tmp_path / "ckpt"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RELIANT_PROGRESS": "0"}
+    # A user's shell starts the process with SIGINT at its default, whatever this test
+    # process inherited from libraries that ran before it.
     proc = subprocess.Popen([sys.executable, str(script), str(small_lm_dir), str(marker), str(folder)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 240
         while not marker.exists() and time.time() < deadline and proc.poll() is None:
