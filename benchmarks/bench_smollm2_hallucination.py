@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import reliant  # benchmarks/ is on sys.path when a script runs
+
 TRUTHFULQA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "truthfulqa" / "TruthfulQA.csv"
 
 
@@ -43,14 +45,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/smollm2_hallucination"))
     return parser.parse_args(argv)
-
-
-def reliant(*args: str) -> float:
-    """Run ``reliant *args`` (the venv's script beside this Python); seconds taken."""
-    exe = Path(sys.executable).with_name("reliant")
-    start = time.perf_counter()
-    subprocess.run([str(exe), *args], check=True)
-    return time.perf_counter() - start
 
 
 def write_candidates(path: Path, csv_path: Path, n: int, seed: int) -> Path:

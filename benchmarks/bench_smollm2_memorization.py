@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import reliant  # benchmarks/ is on sys.path when a script runs
+
 ATTACKS = "loss,zlib,min_k,min_k_pp"
 
 
@@ -42,14 +44,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/smollm2_memorization"))
     return parser.parse_args(argv)
-
-
-def reliant(*args: str) -> float:
-    """Run ``reliant *args`` (the venv's script beside this Python); seconds taken."""
-    exe = Path(sys.executable).with_name("reliant")
-    start = time.perf_counter()
-    subprocess.run([str(exe), *args], check=True)
-    return time.perf_counter() - start
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
