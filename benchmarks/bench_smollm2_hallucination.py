@@ -25,10 +25,8 @@ import argparse
 import csv
 import json
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from _common import reliant  # benchmarks/ is on sys.path when a script runs

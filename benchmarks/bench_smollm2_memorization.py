@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from _common import reliant  # benchmarks/ is on sys.path when a script runs
