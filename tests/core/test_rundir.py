@@ -238,3 +238,14 @@ def test_headlines_grouped_with_baseline_and_direction(tmp_path):
 )
 def test_format_number(value, text):
     assert format_number(value) == text
+
+
+def test_add_image_embeds_the_png_bytes_unchanged(tmp_path):
+    import base64
+
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+    with run_directory("demo", {}, out=tmp_path / "img") as run:
+        run.add_image("Drawn elsewhere", png, caption="a screenshot")
+    html = (tmp_path / "img" / "report.html").read_text()
+    assert base64.b64encode(png).decode() in html
+    assert "Drawn elsewhere" in html and "a screenshot" in html

@@ -179,6 +179,10 @@ class RunDirectory:
         png = figure_png(figure)
         if save_as:
             self.file(save_as).write_bytes(png)
+        self.add_image(title, png, caption)
+
+    def add_image(self, title: str, png: bytes, caption: str = "") -> None:
+        """A PNG drawn elsewhere (vl-convert, a screenshot) embedded as it is, without re-plotting."""
         self.blocks.append(
             {"kind": "figure", "title": title, "caption": caption, "png": base64.b64encode(png).decode()}
         )
