@@ -83,3 +83,18 @@ def test_isara_command_end_to_end_and_resume(small_lm_dir, tmp_path, capsys):
     # Different options against the same checkpoints are refused in one line.
     assert run_main([*args[:-2], "--generations", "4", "--out", str(out), "--overwrite", "--resume"]) == 2
     assert "options differ" in capsys.readouterr().err
+
+
+def test_truthfulness_evaluation_reports_mc_and_generation(small_lm_dir):
+    from reliant.alignment.evaluation import Prompter, evaluate
+    from reliant.alignment.inputs import load_eval_items
+    from reliant.core.models import load_causal_lm
+
+    model, tokenizer = load_causal_lm(str(small_lm_dir), device="cpu")
+    items = load_eval_items("truthfulness", None, 3)
+    metrics, samples = evaluate("truthfulness", model, tokenizer, items, Prompter(tokenizer), max_new_tokens=8,
+                                batch_size=4, device="cpu")
+    assert 0.0 <= metrics["mc1"] <= 1.0 and 0.0 < metrics["mc2"] < 1.0
+    for key in ("gen_rougeL_acc", "gen_rougeL_diff", "gen_sim_acc", "gen_sim_diff", "gen_empty_answers"):
+        assert key in metrics, key
+    assert len(samples) == 3 and all("answer" in s and "mc_choice" in s for s in samples)

@@ -159,7 +159,7 @@ class _Pipeline:
         metrics, samples = evaluate(
             self.domain.name, model, self.tokenizer, self.items, prompter or Prompter(self.tokenizer),
             max_new_tokens=self.config.eval_max_new_tokens, batch_size=self.config.infer_batch_size,
-            judge=self.eval_judge(), label=label,
+            judge=self.eval_judge(), label=label, device=self.device,
         )
         (writer.folder / "eval.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         _write_jsonl(writer.folder / "eval_samples.jsonl", samples)
