@@ -69,6 +69,47 @@ def test_fltrust_by_hand():
     assert nobody.update.tolist() == [0.0, 0.0]
 
 
+def test_afa_by_hand():
+    updates = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 1.0], [-1.0, 0.0]], dtype=torch.float64)
+    # pass 1: mean (0.6, 0.2); cosines 0.9487 x3, 0.8944, -0.9487; mean 0.5584 < median 0.9487,
+    # population std 0.7538: drop s < 0.9487 - 2 * 0.7538 = -0.559, i.e. the last update.
+    # pass 2 (xi = 2.5): mean (1, 0.25); cosines 0.9701 x3, 0.8575; mean 0.9420 < median 0.9701,
+    # std 0.0488: nothing below 0.9701 - 2.5 * 0.0488 = 0.848, so it stops.
+    result = get_rule("afa").aggregate(updates)
+    assert result.excluded() == [False, False, False, False, True]
+    assert result.update.tolist() == pytest.approx([1.0, 0.25])
+    assert result.scores[3] == pytest.approx(1.25 / (np.sqrt(2) * np.sqrt(1.0625)))
+    # a tighter start (xi = 0.5) also drops (1, 1) in the second pass (0.8575 < 0.9701 - 1.0 * 0.0488)
+    tight = get_rule("afa", afa_xi=0.5, afa_xi_step=0.5).aggregate(updates)
+    assert tight.excluded() == [False, False, False, True, True]
+    assert tight.update.tolist() == [1.0, 0.0]
+    same = get_rule("afa").aggregate(torch.ones((4, 3), dtype=torch.float64))
+    assert same.excluded() == [False] * 4
+
+
+def test_fang_by_hand():
+    updates = torch.tensor([[1.0, 0.0], [1.0, 0.2], [0.8, 0.0], [-3.0, 0.0]], dtype=torch.float64)
+    target = torch.tensor([1.0, 0.0], dtype=torch.float64)
+
+    def evaluate(update):  # loss: squared distance to (1, 0); accuracy 1 when the loss is below 0.5
+        loss = float((update - target).pow(2).sum())
+        return float(loss < 0.5), loss
+
+    # loss of the mean of all: |(-0.05, 0.05) - (1, 0)|² = 1.105 (accuracy 0); without client
+    # 0, 1, 2, 3: 1.9644, 1.96, 1.7822, 0.0089 (accuracy 0, 0, 0, 1).
+    # LFR = 1.105 - those = (-0.8594, -0.855, -0.6772, 1.0961) -> normalised (0, 0.0023, 0.0932, 1);
+    # ERR = (0, 0, 0, -1) -> (1, 1, 1, 0); ERR - LFR = (1, 0.998, 0.907, -1): client 3 is dropped.
+    result = get_rule("fang", num_malicious=1).aggregate(updates, evaluate=evaluate)
+    assert result.excluded() == [False, False, False, True]
+    assert result.update.tolist() == pytest.approx([2.8 / 3, 0.2 / 3])
+    assert result.scores.tolist() == pytest.approx([1.0, 1 - 0.0044444 / 1.9555556, 1 - 0.1822222 / 1.9555556, -1.0],
+                                                   abs=1e-6)
+    two = get_rule("fang", num_malicious=2).aggregate(updates, evaluate=evaluate)
+    assert two.excluded() == [False, False, True, True]
+    with pytest.raises(ValueError, match="evaluator"):
+        get_rule("fang", num_malicious=1).aggregate(updates)
+
+
 # --------------------------------------------------------------------------- against Flower
 
 flwr = pytest.importorskip("flwr")

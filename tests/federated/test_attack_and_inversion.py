@@ -18,17 +18,28 @@ def _constructed(seed: int = 0, n_benign: int = 9, d: int = 20):
     return benign, global_weights, malicious, centre
 
 
+def _toy_validation(centre: torch.Tensor):
+    """A server validation set on which the honest direction is right: accuracy 1 along it, loss
+    the squared distance to it."""
+    def evaluate(update: torch.Tensor) -> tuple[float, float]:
+        return float(torch.dot(update, centre) > 0), float((update - centre).pow(2).sum())
+
+    return evaluate
+
+
 @pytest.mark.parametrize("name", available_rules())
 def test_raw_replacement_is_caught_and_the_stealthy_update_passes(name):
     benign, global_weights, malicious, centre = _constructed()
     rule = get_rule(name, num_malicious=1)
     root = centre if rule.needs_root else None
+    evaluate = _toy_validation(centre) if rule.needs_validation else None
     raw = (len(benign) + 1) * (malicious - global_weights)
     if name != "fedavg":  # FedAvg keeps everything: nothing to pass
-        assert not passes_rule(rule, raw, benign, copies=1, root_update=root)
-    blend = stealthy_update(rule, malicious, global_weights, benign, last_aggregate=centre, copies=1)
+        assert not passes_rule(rule, raw, benign, copies=1, root_update=root, evaluate=evaluate)
+    blend = stealthy_update(rule, malicious, global_weights, benign, last_aggregate=centre, copies=1,
+                            evaluate=evaluate)
     assert blend.passes
-    assert passes_rule(rule, blend.update, benign, copies=1, root_update=root)
+    assert passes_rule(rule, blend.update, benign, copies=1, root_update=root, evaluate=evaluate)
     # it still carries the poison: closer to M than the benign mean is
     towards = torch.dot(blend.update - benign.mean(0), malicious - global_weights)
     assert towards >= 0

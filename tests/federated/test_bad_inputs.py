@@ -29,6 +29,11 @@ CASES = [
     (["--limit", "100"], "leaves no training images"),
     (["--trim-fraction", "0.5"], "trim_fraction"),
     (["--device", "tpu"], "unknown device"),
+    (["--dp", "laplace"], "unknown value 'laplace'"),
+    (["--dp", "server-adaptive", "--noise-multiplier", "1"], "needs --clipped-count-stddev above 0.5"),
+    (["--dp", "server-fixed", "--clipping-norm", "0"], "clipping_norm"),
+    (["--rule", "afa", "--afa-xi", "0"], "afa_xi"),
+    (["--rule", "fang", "--assumed-malicious", "10"], "--assumed-malicious 10 must be below --clients 10"),
 ]
 
 
@@ -56,5 +61,5 @@ def test_bad_npz_files(tmp_path, capsys, monkeypatch):
 
 def test_simulate_unknown_rule(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert_exit_2_one_line(["federated", "simulate", "--rule", "afa", "--out", tmp_path / "out"], capsys,
-                           "unknown value 'afa'", tmp_path)
+    assert_exit_2_one_line(["federated", "simulate", "--rule", "flame", "--out", tmp_path / "out"], capsys,
+                           "unknown value 'flame'", tmp_path)

@@ -26,10 +26,22 @@ Rules and sources:
 * ``fltrust`` — Cao et al., NDSS 2021: trust score TS_i = ReLU(cos(g_i, g_0)) against the
   server's update g_0 on a small clean root set; each update rescaled to ‖g_0‖; aggregate
   Σ TS_i ĝ_i / Σ TS_i (zero when every score is 0).
+* ``afa`` — Adaptive Federated Averaging, Muñoz-González, Co and Lupu 2019 (arXiv 1909.05125),
+  Algorithm 1: repeat { a = weighted mean of the good updates; s_k = cos(u_k, a); μ, med, σ
+  the mean, median and (population) standard deviation of the s_k; if μ < med drop the updates
+  with s_k < med - ξσ, else those with s_k > med + ξσ; ξ += Δξ } until nothing is dropped
+  (ξ₀ = 2, Δξ = 0.5 as in the paper). The paper's Beta-posterior reputation that blocks a
+  client over rounds is left out (the aggregate uses example weights, the prior's p_k = 1/2 for all).
+* ``fang`` — the ERR + LFR defence of Fang, Cao, Jia and Gong (USENIX Security 2020, sec. 6), as the
+  CGI authors combine it: on the server's validation (root) set, ERR_i = acc(a) - acc(a_{-i}) and
+  LFR_i = loss(a) - loss(a_{-i}), where a is the mean of all updates and a_{-i} the mean without
+  client i; both min-max normalised to [0, 1]; the f clients with the lowest ERR_i - LFR_i
+  (removing them helps accuracy and loss the most) are dropped and the rest averaged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -38,6 +50,7 @@ import torch
 __all__ = [
     "Aggregate",
     "AggregationRule",
+    "Evaluator",
     "REGISTRY",
     "RULE_LABELS",
     "available_rules",
@@ -46,13 +59,17 @@ __all__ = [
 ]
 
 
+Evaluator = Callable[[torch.Tensor], tuple[float, float]]
+"""(accuracy, loss) on the server's validation set of the global model moved by an update (Fang's ERR/LFR)."""
+
+
 @dataclass
 class Aggregate:
     """The aggregated update and how much of it each client supplied."""
 
     update: torch.Tensor  # (d,)
     kept_share: torch.Tensor  # (n,), sums to 1 (all zeros only when FLTrust trusts nobody)
-    scores: torch.Tensor | None = None  # Krum scores or FLTrust trust scores, when the rule has them
+    scores: torch.Tensor | None = None  # Krum scores, FLTrust trust scores, AFA cosines, Fang's ERR - LFR
 
     def excluded(self) -> list[bool]:
         """Clients the rule gave no weight at all."""
@@ -65,27 +82,40 @@ class AggregationRule:
     name: ClassVar[str]
     label: ClassVar[str]
     needs_root: ClassVar[bool] = False  # whether the server computes an update on a clean root set
+    needs_validation: ClassVar[bool] = False  # whether the server scores candidate aggregates on its root set
     excludes_clients: ClassVar[bool] = False  # whether "share 0" is a per-client decision (detection)
 
-    def __init__(self, num_malicious: int = 0, trim_fraction: float = 0.2, num_selected: int | None = None) -> None:
+    def __init__(self, num_malicious: int = 0, trim_fraction: float = 0.2, num_selected: int | None = None,
+                 afa_xi: float = 2.0, afa_xi_step: float = 0.5) -> None:
         self.num_malicious = int(num_malicious)
         self.trim_fraction = float(trim_fraction)
         self.num_selected = num_selected
+        self.afa_xi = float(afa_xi)
+        self.afa_xi_step = float(afa_xi_step)
 
     def min_clients(self) -> int:
         """The fewest updates the rule is defined on."""
         return 1
 
     def aggregate(self, updates: torch.Tensor, weights: torch.Tensor | None = None,
-                  root_update: torch.Tensor | None = None) -> Aggregate:
+                  root_update: torch.Tensor | None = None, evaluate: Evaluator | None = None) -> Aggregate:
+        """``root_update``: the server's own update (FLTrust); ``evaluate``: scores an update on the
+        server's validation set (Fang)."""
         updates = _check_updates(updates)
         if len(updates) < self.min_clients():
             raise ValueError(f"{self.label} with f={self.num_malicious} needs at least {self.min_clients()} "
                              f"updates, got {len(updates)}")
         weights = torch.ones(len(updates), dtype=updates.dtype) if weights is None else weights.to(updates.dtype)
+        if self.needs_validation:
+            if evaluate is None:
+                raise ValueError(f"{self.label} needs an evaluator on the server's validation set (evaluate)")
+            return self._validate_and_aggregate(updates, weights, evaluate)
         return self._aggregate(updates, weights, root_update)
 
     def _aggregate(self, updates: torch.Tensor, weights: torch.Tensor, root_update: torch.Tensor | None) -> Aggregate:
+        raise NotImplementedError
+
+    def _validate_and_aggregate(self, updates: torch.Tensor, weights: torch.Tensor, evaluate: Evaluator) -> Aggregate:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -264,6 +294,76 @@ class FLTrust(AggregationRule):
         rescaled = updates * (root_norm / norms.clamp_min(torch.finfo(updates.dtype).tiny)).unsqueeze(1)
         share = trust / trust.sum()
         return Aggregate(share @ rescaled, share, trust)
+
+
+def _kept_mean(updates: torch.Tensor, weights: torch.Tensor, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted mean of the rows where ``kept`` is true; share 0 for the others."""
+    masked = torch.where(kept, weights, torch.zeros_like(weights))
+    share = masked / masked.sum()
+    return share @ updates, share
+
+
+@register
+class AFA(AggregationRule):
+    name = "afa"
+    label = "AFA"
+    excludes_clients = True
+
+    def _aggregate(self, updates, weights, root_update):
+        good = torch.ones(len(updates), dtype=torch.bool)
+        xi = self.afa_xi
+        norms = updates.norm(dim=1).clamp_min(torch.finfo(updates.dtype).tiny)
+        while True:
+            mean, _ = _kept_mean(updates, weights, good)
+            similarity = (updates @ mean) / (norms * mean.norm().clamp_min(torch.finfo(updates.dtype).tiny))
+            s = similarity[good]
+            mu, sigma = s.mean(), s.std(unbiased=False)
+            median = s.quantile(0.5)  # numpy's median: the mean of the two middle values for an even count
+            if mu < median:
+                bad = good & (similarity < median - xi * sigma)
+            else:
+                bad = good & (similarity > median + xi * sigma)
+            if not bad.any():
+                break
+            good &= ~bad
+            xi += self.afa_xi_step
+        update, share = _kept_mean(updates, weights, good)
+        return Aggregate(update, share, similarity)
+
+
+def _min_max(values: torch.Tensor) -> torch.Tensor:
+    gap = values.max() - values.min()
+    shifted = values - values.min()
+    return shifted / gap if gap > 0 else shifted
+
+
+@register
+class Fang(AggregationRule):
+    name = "fang"
+    label = "Fang (ERR+LFR)"
+    needs_validation = True
+    excludes_clients = True
+
+    def min_clients(self) -> int:
+        return self.num_malicious + 1
+
+    def _validate_and_aggregate(self, updates, weights, evaluate):
+        n = len(updates)
+        everyone = torch.ones(n, dtype=torch.bool)
+        accuracy_all, loss_all = evaluate(_kept_mean(updates, weights, everyone)[0])
+        error_effect = torch.zeros(n, dtype=updates.dtype)
+        loss_effect = torch.zeros(n, dtype=updates.dtype)
+        for i in range(n):
+            without = everyone.clone()
+            without[i] = False
+            accuracy, loss = evaluate(_kept_mean(updates, weights, without)[0])
+            error_effect[i] = accuracy_all - accuracy  # > 0: client i raised the accuracy
+            loss_effect[i] = loss_all - loss  # > 0: client i raised the loss
+        score = _min_max(error_effect) - _min_max(loss_effect)
+        kept = torch.zeros(n, dtype=torch.bool)
+        kept[torch.sort(-score, stable=True).indices[: n - self.num_malicious]] = True
+        update, share = _kept_mean(updates, weights, kept)
+        return Aggregate(update, share, score)
 
 
 #: what reports show for each registered rule

@@ -8,7 +8,8 @@
 >>> get_rule("krum", num_malicious=1).aggregate(updates).kept_share.tolist()
 [0.0, 1.0, 0.0, 0.0]
 
-:func:`invert_gradients` recovers an image from a gradient; :func:`run_attack` /
+:class:`CentralDP` is the torch mirror of Flower's DP wrappers (clipping + Gaussian noise of
+the aggregate). :func:`invert_gradients` recovers an image from a gradient; :func:`run_attack` /
 :func:`run_simulate` are the ``reliant federated attack`` / ``simulate`` commands.
 """
 
@@ -19,12 +20,14 @@ from reliant.federated.attacks.cgi import craft_malicious_model, stealthy_update
 from reliant.federated.config import AttackConfig, SimulateConfig
 from reliant.federated.inversion import deep_leakage, invert_gradients
 from reliant.federated.metrics import image_scores
+from reliant.federated.privacy import CentralDP
 from reliant.federated.workflows import run_attack, run_simulate
 
 __all__ = [
     "Aggregate",
     "AggregationRule",
     "AttackConfig",
+    "CentralDP",
     "SimulateConfig",
     "available_rules",
     "craft_malicious_model",

@@ -15,15 +15,17 @@ from typing import Optional
 from reliant.core.config import option, seed_option
 from reliant.core.errors import ConfigError
 
-__all__ = ["AggregationParams", "AttackConfig", "AttackParams", "FederationParams", "InversionParams", "RULES",
-           "SimulateConfig"]
+__all__ = ["AggregationParams", "AttackConfig", "AttackParams", "DP_MODES", "FederationParams", "InversionParams",
+           "PrivacyParams", "RULES", "SimulateConfig"]
 
-RULES: tuple[str, ...] = ("fedavg", "krum", "multikrum", "bulyan", "median", "trimmedmean", "fltrust")
+RULES: tuple[str, ...] = ("fedavg", "krum", "multikrum", "bulyan", "median", "trimmedmean", "fltrust", "afa", "fang")
 """The registered aggregation rules (:mod:`reliant.federated.aggregators`; a test keeps the two equal)."""
 
 MODELS: tuple[str, ...] = ("mlp", "cnn", "resnet")
 KNOWLEDGE: tuple[str, ...] = ("full", "semi", "none")
 ENGINES: tuple[str, ...] = ("flower", "local")
+DP_MODES: tuple[str, ...] = ("none", "server-fixed", "server-adaptive", "client-fixed", "client-adaptive")
+"""Central DP of the aggregate (Flower's DP strategy wrappers and client mods; :mod:`reliant.federated.privacy`)."""
 
 
 @dataclass
@@ -47,7 +49,8 @@ class FederationParams:
     batch_size: int = option(16, "Client batch size.", min=1)
     lr: float = option(0.1, "Client SGD learning rate.", gt=0)
     test_size: int = option(300, "Held-out images for the global model's accuracy.", min=10)
-    root_size: int = option(100, "Clean images the server holds (FLTrust's root set), held out from the clients.",
+    root_size: int = option(100, "Clean images the server holds (FLTrust's root set, Fang's validation set), held out "
+                                 "from the clients.",
                             min=1)
     engine: str = option("flower", "flower: a Flower simulation (ServerApp/ClientApp on ray); local: the same "
                                    "client and server code in this process (fast sweeps, no ray).", choices=ENGINES)
@@ -69,11 +72,14 @@ class AggregationParams:
     """The server's aggregation rule."""
 
     rule: str = option("fedavg", "Aggregation rule (Flower's FedAvg, Krum, MultiKrum, Bulyan, FedMedian, "
-                                 "FedTrimmedAvg; FLTrust written here).", choices=RULES)
+                                 "FedTrimmedAvg; FLTrust, AFA and Fang's ERR+LFR written here).", choices=RULES)
     assumed_malicious: Optional[int] = option(None, "The number f of malicious clients the rule is set to tolerate; "
                                                     "default: the number of attackers (1 for simulate).", min=0)
     trim_fraction: float = option(0.2, "Share of values cut at each end by trimmedmean.", min=0, lt=0.5)
     krum_selected: Optional[int] = option(None, "Updates multikrum averages; default n - f.", min=1)
+    afa_xi: float = option(2.0, "AFA's initial tolerance: updates whose cosine to the aggregate is more than xi "
+                                "standard deviations from the median are dropped.", gt=0)
+    afa_xi_step: float = option(0.5, "How much AFA widens xi after each pass that dropped an update.", min=0)
 
     def check(self, clients: int, attackers: int) -> None:
         f = self.tolerated(attackers)
@@ -91,6 +97,31 @@ class AggregationParams:
 
     def tolerated(self, attackers: int) -> int:
         return self.assumed_malicious if self.assumed_malicious is not None else max(attackers, 1)
+
+
+@dataclass
+class PrivacyParams:
+    """Central differential privacy of the aggregate (Flower's DP wrappers)."""
+
+    dp: str = option("none", "Clip each update (on the server or by Flower's client mod; fixed norm or adaptive, "
+                              "Andrew et al. 2021) and add Gaussian noise to the aggregate.", choices=DP_MODES)
+    noise_multiplier: float = option(0.5, "z: the aggregate's noise has standard deviation z * clipping norm / "
+                                          "clients.", min=0)
+    clipping_norm: float = option(1.0, "L2 norm each update is clipped to (the initial norm with adaptive "
+                                       "clipping).", gt=0)
+    target_clipped_quantile: float = option(0.5, "Adaptive clipping: the share of updates the norm should clip.",
+                                            min=0, max=1)
+    clip_norm_lr: float = option(0.2, "Adaptive clipping: learning rate of the geometric norm update.", gt=0)
+    clipped_count_stddev: Optional[float] = option(None, "Adaptive clipping: noise on the clipped count; default "
+                                                         "clients / 20.", min=0)
+
+    def check(self, clients: int) -> None:
+        if self.dp.endswith("adaptive") and self.noise_multiplier > 0:
+            stddev = clients / 20 if self.clipped_count_stddev is None else self.clipped_count_stddev
+            if self.noise_multiplier >= 2 * stddev:
+                raise ConfigError(f"adaptive clipping with --noise-multiplier {self.noise_multiplier:g} needs "
+                                  f"--clipped-count-stddev above {self.noise_multiplier / 2:g} (it is {stddev:g})",
+                                  field="noise_multiplier")
 
 
 @dataclass
@@ -131,12 +162,14 @@ class SimulateConfig:
 
     federation: FederationParams = field(default_factory=FederationParams)
     aggregation: AggregationParams = field(default_factory=AggregationParams)
+    privacy: PrivacyParams = field(default_factory=PrivacyParams)
     rounds: int = option(5, "Federated rounds.", min=1)
     seed: int = seed_option()
 
     def validate(self) -> None:
         self.federation.check()
         self.aggregation.check(self.federation.clients, 0)
+        self.privacy.check(self.federation.clients)
 
 
 @dataclass
@@ -145,6 +178,7 @@ class AttackConfig:
 
     federation: FederationParams = field(default_factory=FederationParams)
     aggregation: AggregationParams = field(default_factory=AggregationParams)
+    privacy: PrivacyParams = field(default_factory=PrivacyParams)
     attack: AttackParams = field(default_factory=AttackParams)
     inversion: InversionParams = field(default_factory=InversionParams)
     seed: int = seed_option()
@@ -152,6 +186,7 @@ class AttackConfig:
     def validate(self) -> None:
         self.federation.check(self.attack.attackers)
         self.aggregation.check(self.federation.clients, self.attack.attackers)
+        self.privacy.check(self.federation.clients)
         honest = self.federation.clients - self.attack.attackers
         if self.attack.victims > honest:
             raise ConfigError(f"--victims {self.attack.victims} exceeds the {honest} honest clients", field="victims")

@@ -11,6 +11,10 @@ attackers send :func:`~reliant.federated.attacks.cgi.stealthy_update`), then one
 round in which every honest client takes one FedSGD step on one image and the victims' image
 is of the target class. ``poison=False`` is the no-poisoning baseline: the attackers stay
 honest and the same rounds run.
+
+With central DP (``--dp``) the server step is clip (server-side variants; the client-side
+ones clip in each client's mod) → rule → noise, as Flower's DP wrappers do
+(:mod:`reliant.federated.privacy`).
 """
 
 from __future__ import annotations
@@ -26,18 +30,19 @@ import torch
 from torch import nn
 
 from reliant.core.errors import ConfigError
-from reliant.federated.aggregators import Aggregate, AggregationRule, get_rule
+from reliant.federated.aggregators import Aggregate, AggregationRule, Evaluator, get_rule
 from reliant.federated.attacks.cgi import craft_malicious_model, stealthy_update, synthesise_class_images
 from reliant.federated.inputs import load_images, partition
 from reliant.federated.models import flat_parameters, make_model, set_flat_parameters
+from reliant.federated.privacy import CentralDP
 
-__all__ = ["Federation", "RoundRecord", "build_federation", "client_train", "run_local", "server_aggregate",
-           "settings_from_config"]
+__all__ = ["Federation", "RoundRecord", "ServerStep", "build_federation", "client_train", "make_evaluator", "run_local",
+           "server_aggregate", "settings_from_config"]
 
 
 def settings_from_config(config: Any, poison: bool | None = None) -> dict[str, Any]:
     """The flat settings of a SimulateConfig / AttackConfig (JSON-able: Flower's run_config)."""
-    fed, agg = config.federation, config.aggregation
+    fed, agg, dp = config.federation, config.aggregation, config.privacy
     attack = getattr(config, "attack", None)
     attackers = attack.attackers if attack is not None else 0
     settings: dict[str, Any] = {
@@ -47,6 +52,10 @@ def settings_from_config(config: Any, poison: bool | None = None) -> dict[str, A
         "test_size": fed.test_size, "root_size": fed.root_size, "seed": config.seed,
         "rule": agg.rule, "assumed_malicious": agg.tolerated(attackers), "trim_fraction": agg.trim_fraction,
         "krum_selected": 0 if agg.krum_selected is None else agg.krum_selected,
+        "afa_xi": agg.afa_xi, "afa_xi_step": agg.afa_xi_step,
+        "dp": dp.dp, "noise_multiplier": dp.noise_multiplier, "clipping_norm": dp.clipping_norm,
+        "target_clipped_quantile": dp.target_clipped_quantile, "clip_norm_lr": dp.clip_norm_lr,
+        "clipped_count_stddev": -1.0 if dp.clipped_count_stddev is None else dp.clipped_count_stddev,
         "attackers": attackers, "poison": bool(poison) if attack is not None else False,
         "rounds": getattr(config, "rounds", 0),
     }
@@ -83,7 +92,16 @@ class Federation:
     def rule(self) -> AggregationRule:
         s = self.settings
         return get_rule(s["rule"], num_malicious=s["assumed_malicious"], trim_fraction=s["trim_fraction"],
-                        num_selected=s["krum_selected"] or None)
+                        num_selected=s["krum_selected"] or None, afa_xi=s["afa_xi"], afa_xi_step=s["afa_xi_step"])
+
+    def privacy(self) -> CentralDP | None:
+        """A fresh DP mechanism (its clipping norm then evolves over the run), or None without DP."""
+        s = self.settings
+        if s["dp"] == "none":
+            return None
+        return CentralDP(s["dp"], s["noise_multiplier"], s["clipping_norm"], s["clients"], s["seed"],
+                         s["target_clipped_quantile"], s["clip_norm_lr"],
+                         None if s["clipped_count_stddev"] < 0 else s["clipped_count_stddev"])
 
     def phase(self, server_round: int) -> str:
         s = self.settings
@@ -223,8 +241,11 @@ def _attacker_update(fed: Federation, model: nn.Module, client: int, server_roun
     benign = torch.stack([local_update(fed, model, global_weights, images, labels,
                                        fed.generator(server_round, client, k)) for k in range(honest)])
     last_aggregate = global_weights - state["previous_global"]
-    blend = stealthy_update(fed.rule(), state["malicious"], global_weights, benign, last_aggregate,
-                            copies=s["attackers"], poison_weight=s["poison_weight"])
+    rule = fed.rule()
+    # a rule that validates on the server's data is estimated on the attacker's own data
+    evaluate = make_evaluator(fed, global_weights, images, labels) if rule.needs_validation else None
+    blend = stealthy_update(rule, state["malicious"], global_weights, benign, last_aggregate,
+                            copies=s["attackers"], poison_weight=s["poison_weight"], evaluate=evaluate)
     return blend.update, {"gamma": blend.gamma, "beta": blend.beta, "shrink": blend.shrink,
                           "passes_estimate": float(blend.passes)}
 
@@ -237,11 +258,50 @@ def root_update(fed: Federation, server_round: int, global_weights: torch.Tensor
                         fed.generator(server_round, -1), one_step=one_step)
 
 
+def make_evaluator(fed: Federation, global_weights: torch.Tensor, images: torch.Tensor,
+                   labels: torch.Tensor) -> Evaluator:
+    """(accuracy, mean cross-entropy) on ``images`` of the global model moved by an update."""
+    model = fed.model()
+
+    def evaluate(update: torch.Tensor) -> tuple[float, float]:
+        set_flat_parameters(model, global_weights + update)
+        with torch.no_grad():
+            logits = model(images)
+        return (float((logits.argmax(1) == labels).double().mean()),
+                float(nn.functional.cross_entropy(logits, labels)))
+
+    return evaluate
+
+
+@dataclass
+class ServerStep:
+    """One round on the server: what the global model moves by, the rule's decision, what it saw."""
+
+    update: torch.Tensor  # the rule's aggregate, noised under DP
+    decision: Aggregate  # the rule's result on ``seen``
+    seen: torch.Tensor  # the updates the rule aggregated (clipped under DP)
+    clipped: torch.Tensor | None = None  # which updates DP clipping scaled down
+
+
 def server_aggregate(fed: Federation, server_round: int, global_weights: torch.Tensor, updates: torch.Tensor,
-                     examples: torch.Tensor) -> Aggregate:
+                     examples: torch.Tensor, privacy: CentralDP | None = None,
+                     clipped: torch.Tensor | None = None) -> ServerStep:
+    """The server's round: DP clipping (server-side variants), the rule, DP noise. With the
+    client-side variants ``updates`` arrive clipped and ``clipped`` says which were."""
     rule = fed.rule()
+    if privacy is not None and not privacy.clips_on_client:
+        updates, clipped = privacy.clip(updates)
     root = root_update(fed, server_round, global_weights) if rule.needs_root else None
-    return rule.aggregate(updates, examples, root_update=root)
+    evaluate = None
+    if rule.needs_validation:
+        index = torch.as_tensor(fed.root_index)
+        evaluate = make_evaluator(fed, global_weights, fed.images[index], fed.labels[index])
+    decision = rule.aggregate(updates, examples, root_update=root, evaluate=evaluate)
+    if privacy is None:
+        return ServerStep(decision.update, decision, updates)
+    if clipped is None:
+        raise ValueError("client-side DP clipping needs the clients' clipped flags")
+    return ServerStep(privacy.release(decision.update, clipped, server_round), decision, updates, clipped)
 
 
 # ----------------------------------------------------------------------------- evaluation + engine
@@ -282,15 +342,30 @@ def run_local(fed: Federation, rounds: int, on_round: Callable[[RoundRecord], No
     """All rounds in this process; returns the final global weights."""
     weights = flat_parameters(fed.model())
     states: list[dict[str, torch.Tensor]] = [{} for _ in range(fed.settings["clients"])]
+    privacy = fed.privacy()
     for server_round in range(1, rounds + 1):
         results = [client_train(fed, c, server_round, weights, states[c]) for c in range(fed.settings["clients"])]
         updates = torch.stack([r[0] for r in results])
         examples = torch.tensor([float(r[1]) for r in results], dtype=updates.dtype)
-        aggregate = server_aggregate(fed, server_round, weights, updates, examples)
-        new_weights = weights + aggregate.update
+        clipped = None
+        if privacy is not None and privacy.clips_on_client:  # what Flower's clipping mod does on each node
+            updates, clipped = privacy.clip(updates)
+        step = server_aggregate(fed, server_round, weights, updates, examples, privacy, clipped)
+        new_weights = weights + step.update
         if on_round is not None:
-            on_round(RoundRecord(server_round, fed.phase(server_round), weights, new_weights, updates,
-                                 aggregate.kept_share.tolist(), evaluate(fed, new_weights),
+            on_round(RoundRecord(server_round, fed.phase(server_round), weights, new_weights, step.seen,
+                                 step.decision.kept_share.tolist(), round_metrics(fed, new_weights, step, privacy),
                                  {c: r[2] for c, r in enumerate(results)}))
         weights = new_weights
     return weights
+
+
+def round_metrics(fed: Federation, new_weights: torch.Tensor, step: ServerStep,
+                  privacy: CentralDP | None) -> dict[str, float]:
+    """The global model's test metrics, and DP's clipping this round."""
+    metrics = evaluate(fed, new_weights)
+    if privacy is not None and step.clipped is not None:
+        metrics["dp_clipped_share"] = float(step.clipped.double().mean())
+        metrics["dp_clipping_norm"] = privacy.clipping_norm
+        metrics["dp_noise_stddev"] = privacy.noise_stddev()
+    return metrics

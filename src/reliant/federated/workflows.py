@@ -39,6 +39,27 @@ def _check_inputs(config: Any, attackers: int) -> None:
                           field="target_class")
 
 
+_DP_COLUMNS = {"dp_clipped_share": "DP: share clipped", "dp_clipping_norm": "DP: clipping norm",
+               "dp_noise_stddev": "DP: noise stddev"}
+
+SECURE_AGGREGATION_NOTE = (
+    "Secure aggregation does not stop CGI: it hides each client's update from the server, but the attacker "
+    "is a client and needs only the global models it receives (the aggregate is their difference). What can "
+    "stop it is a rule that excludes the attacker's update, or DP noise on the aggregate large enough to "
+    "drown the victim's gradient (--dp), at a cost in accuracy.")
+
+
+def _dp_columns(metrics: dict) -> dict:
+    return {label: metrics[key] for key, label in _DP_COLUMNS.items() if key in metrics}
+
+
+def _dp_title(config: Any) -> str:
+    dp = config.privacy
+    if dp.dp == "none":
+        return ""
+    return f" with central DP ({dp.dp}, z = {dp.noise_multiplier:g}, C = {dp.clipping_norm:g})"
+
+
 def _federate(settings: dict, engine: str, on_round, device: str):
     if engine == "flower":
         from reliant.federated.simulation import run_flower
@@ -63,7 +84,7 @@ def run_simulate(config: SimulateConfig, out: Path | None = None, overwrite: boo
     records: list = []
     with run_directory("federated simulate", config, out, overwrite=overwrite,
                        title=f"reliant federated simulate: {config.aggregation.rule} on {config.federation.dataset}"
-                       ) as run, progress_bar("federated rounds", config.rounds) as bar:
+                             f"{_dp_title(config)}") as run, progress_bar("federated rounds", config.rounds) as bar:
         def on_round(record) -> None:
             records.append(record)
             run.log(f"round {record.server_round}: {record.metrics}")
@@ -71,7 +92,7 @@ def run_simulate(config: SimulateConfig, out: Path | None = None, overwrite: boo
 
         _federate(settings, config.federation.engine, on_round, config.federation.device)
         rows = [{"round": r.server_round, "accuracy": r.metrics["accuracy"], "loss": r.metrics["loss"],
-                 "clients kept": sum(share > 0 for share in r.kept_share),
+                 "clients kept": sum(share > 0 for share in r.kept_share), **_dp_columns(r.metrics),
                  **({"Flower vs torch rule (max abs)": r.metrics["flower_vs_torch_max_abs"]}
                     if "flower_vs_torch_max_abs" in r.metrics else {})} for r in records]
         run.add_table("Rounds", rows, caption="accuracy of the global model on the held-out images after each round")
@@ -114,7 +135,7 @@ def run_attack(config: AttackConfig, out: Path | None = None, overwrite: bool = 
     steps_per_inversion = inv.steps * inv.restarts if inv.method == "ig" else inv.steps
     with run_directory("federated attack", config, out, overwrite=overwrite,
                        title=f"reliant federated attack: CGI against {config.aggregation.rule} on "
-                             f"{config.federation.dataset}") as run, \
+                             f"{config.federation.dataset}{_dp_title(config)}") as run, \
             progress_bar("federated rounds + inversions", 2 * rounds + 3 * steps_per_inversion) as bar:
         trajectories: dict[str, list] = {}
         for label, poison in (("poisoned", True), ("honest", False)):
@@ -178,13 +199,15 @@ def run_attack(config: AttackConfig, out: Path | None = None, overwrite: bool = 
         run.add_table("Poisoning rounds", [
             {"round": r.server_round, "attacker share": sum(r.kept_share[: attack.attackers]),
              "detected": detected, "accuracy": r.metrics["accuracy"],
-             "target-class loss": r.metrics.get("target_loss", float("nan")),
+             "target-class loss": r.metrics.get("target_loss", float("nan")), **_dp_columns(r.metrics),
              **{k: v for k, v in r.client_metrics.get(0, {}).items()}}
             for r, detected in zip(poison_records, detections)],
             caption="attacker share: the part of the aggregate from the attacker(s); shrink > 0: blended towards "
                     "benign updates to pass the rule")
+        run.add_text("Defences", SECURE_AGGREGATION_NOTE)
         summary = {
             "rule": config.aggregation.rule, "knowledge": attack.knowledge, "engine": config.federation.engine,
+            "dp": config.privacy.dp,
             "scores": scores, "detection_rate": float(np.mean(detections)), "detections": detections,
             "victim_share_in_inversion_round": victim_kept, "metrics_before_inversion_round": before_invert,
             "victim": victim, "victim_image_index": fed.victim_images[0],

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from reliant.federated.aggregators import AggregationRule
+from reliant.federated.aggregators import AggregationRule, Evaluator
 from reliant.federated.inversion import total_variation
 from reliant.federated.models import flat_parameters, set_flat_parameters
 
@@ -100,12 +100,12 @@ def blend_coefficients(direction: torch.Tensor, reference: torch.Tensor, last_ag
 
 
 def passes_rule(rule: AggregationRule, candidate: torch.Tensor, benign: torch.Tensor, copies: int,
-                root_update: torch.Tensor | None = None) -> bool:
+                root_update: torch.Tensor | None = None, evaluate: Evaluator | None = None) -> bool:
     """Whether ``rule`` keeps the candidate (sent by ``copies`` colluding clients) among ``benign``
     updates: a positive share for rules that exclude clients, and for coordinate-wise rules a share
     at least half the mean benign share."""
     updates = torch.cat([candidate.expand(copies, -1), benign], dim=0)
-    result = rule.aggregate(updates, root_update=root_update)
+    result = rule.aggregate(updates, root_update=root_update, evaluate=evaluate)
     share = result.kept_share[:copies].mean()
     if rule.excludes_clients:
         return bool(share > 0)
@@ -123,10 +123,11 @@ class BlendResult:
 
 def stealthy_update(rule: AggregationRule, malicious: torch.Tensor, global_weights: torch.Tensor,
                     benign: torch.Tensor, last_aggregate: torch.Tensor, copies: int, poison_weight: float = 1.0,
-                    grid: int = 10) -> BlendResult:
+                    grid: int = 10, evaluate: Evaluator | None = None) -> BlendResult:
     """The attacker's update for one round (step 2 of the module doc). ``benign`` holds benign
     updates the attacker computed on its own data (its estimate of the honest clients), the
-    first of which is its reference r; for FLTrust their mean stands in for the server's root update."""
+    first of which is its reference r; for FLTrust their mean stands in for the server's root update,
+    and for Fang ``evaluate`` (on the attacker's own data) for the server's validation set."""
     # model replacement (Bagdasaryan et al. 2020): scaled so that, averaged with the others,
     # the update would carry the global model to M
     direction = (len(benign) + copies) / copies * (malicious - global_weights)
@@ -138,6 +139,6 @@ def stealthy_update(rule: AggregationRule, malicious: torch.Tensor, global_weigh
     for step in range(grid + 1):
         shrink = step / grid
         candidate = (1 - shrink) * blend + shrink * anchor
-        if passes_rule(rule, candidate, benign, copies, root):
+        if passes_rule(rule, candidate, benign, copies, root, evaluate):
             return BlendResult(candidate, gamma, beta, shrink, True)
     return BlendResult(anchor, gamma, beta, 1.0, False)
