@@ -74,3 +74,34 @@ def test_load_design_names_the_line_of_bad_json(tmp_path):
     path.write_text(json.dumps({"task": "t", "classes": [{"name": "a", "queries": ["q"]},
                                                          {"name": "b", "queries": ["r"]}]}))
     assert load_design(path)["classes"][1]["name"] == "b"
+
+
+def test_design_command_parses_reasks_and_saves_the_run(tmp_path, monkeypatch):
+    """``construct design --task`` end to end with a scripted backend in place of smollm2: the
+    re-ask path, the fallback and the run folder's files and counts."""
+    import reliant.core.llm as llm_module
+    from tests.cli_runner import run_main
+
+    llm = ScriptedLLM([
+        "Sure! The classes are spoon and fork.",              # names: no JSON, re-asked
+        '```json\n["spoon", "fork", "ladle"]\n```',            # names parse on the re-ask
+        '{"attributes": ["metal"], "queries": ["steel spoon"]}',
+        "forks are nice",                                     # fork: no JSON ...
+        '{"attributes": [], "queries": ["wooden ladle"]}',
+        '{"attributes": ["four tines"], "queries": ["dinner fork"]}',   # ... fork parses on the re-ask
+    ])
+    specs = []
+    monkeypatch.setattr(llm_module, "make_backend", lambda spec, **kw: specs.append(spec) or llm)
+    out = tmp_path / "design"
+    assert run_main(["construct", "design", "--task", "kitchen utensils", "--num-classes", "3",
+                     "--max-retries", "1", "--llm", "smollm2", "--out", out]) == 0
+    assert specs == ["smollm2"]
+    design = load_design(out / "design.json")
+    assert [(c["name"], c["queries"], c["origin"]) for c in design["classes"]] == [
+        ("spoon", ["steel spoon"], "llm"), ("fork", ["dinner fork"], "llm"), ("ladle", ["wooden ladle"], "llm")]
+    transcript = [json.loads(line) for line in (out / "transcript.jsonl").read_text().splitlines()]
+    assert [(t["attempt"], t["parsed"]) for t in transcript] == [(0, False), (1, True), (0, True), (0, False),
+                                                                 (0, True), (1, True)]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["llm_replies"] == 6 and metrics["llm_replies_parsed"] == 4 and metrics["classes_from_llm"] == 3
+    assert "wooden ladle" in (out / "report.html").read_text()

@@ -16,6 +16,7 @@ the shared CE model) and its training throughput.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -81,13 +82,20 @@ def _noise_suite(config, run, learning: bool) -> list[dict[str, Any]]:
                 hoc = hoc_estimate(reference, images[train_rows], noisy, 10, seed)
                 true_T = transition_of(clean, noisy, 10)
                 base |= {"hoc_noise_rate": hoc.noise_rate, "hoc_T_error": float(np.abs(hoc.T - true_T).sum() / 10)}
-                for name in names:
-                    outcome = fit_method(name, images[train_rows], noisy, 10, settings, config.method_params,
-                                         images[test_rows], reference=reference, hoc=hoc)
+                runs = [(name, name, None, config.method_params) for name in names]  # (row, method, label, params)
+                if config.oracles:  # the same methods fed the truth: how much of their result is HOC's error
+                    runs += [("forward_true_T", "forward", "Forward (true T, oracle)", config.method_params),
+                             ("coteaching_true_rate", "coteaching", "Co-teaching (true noise rate, oracle)",
+                              replace(config.method_params, forget_rate=true_rate))]
+                for row_name, name, label, params in runs:
+                    outcome = fit_method(name, images[train_rows], noisy, 10, settings, params, images[test_rows],
+                                         reference=reference, hoc=hoc,
+                                         transition=true_T if row_name == "forward_true_T" else None)
+                    label = label or outcome.label
                     accuracy = float(np.mean(outcome.test_logits.argmax(1) == data.labels[test_rows]))
-                    rows_out.append({**base, "method": name, "label": outcome.label, "test_accuracy": accuracy,
+                    rows_out.append({**base, "method": row_name, "label": label, "test_accuracy": accuracy,
                                      "seconds": outcome.seconds, "images_per_second": outcome.images_per_second})
-                    run.log(f"  {name}: clean test accuracy {accuracy:.4f} ({outcome.seconds:.1f} s)")
+                    run.log(f"  {row_name}: clean test accuracy {accuracy:.4f} ({outcome.seconds:.1f} s)")
             else:
                 import time
 

@@ -196,6 +196,9 @@ class BenchmarkConfig:
                              min=100, max=9000)
     test_size: int = option(1000, "Held-out images with clean labels (noise suites).", min=100, max=5000)
     head_size: int = option(500, "Training images of the head class (imbalance suite; at most 700).", min=20, max=700)
+    oracles: bool = option(False, "noise-learning: also train forward correction with the true transition matrix "
+                                  "and co-teaching with the true noise rate of the training labels (oracle rows "
+                                  "that tell each method apart from HOC's estimate).")
     downsample: int = option(2, "Average k x k pixel blocks (2: 32x32 -> 16x16, sized for CPUs; 1: full size).",
                              min=1, max=4)
     training: TrainingParams = field(default_factory=TrainingParams)

@@ -91,13 +91,18 @@ def _clean_strings(values: Any, limit: int) -> list[str]:
 
 
 def _ask(backend, chats: list[list[dict[str, str]]], parse, max_retries: int, max_new_tokens: int, seed: int,
-         transcript: list[dict]) -> list[Any]:
+         transcript: list[dict], what: str) -> list[Any]:
     """Ask every chat; re-ask the ones whose reply ``parse`` rejects (sampling), up to ``max_retries``."""
+    from reliant.core.progress import note
+
     answers: list[Any] = [None] * len(chats)
     pending = list(range(len(chats)))
     for attempt in range(max_retries + 1):
         if not pending:
             break
+        # one batched call, so the backend draws no bar of its own: say what is being waited for
+        again = f", re-ask {attempt}/{max_retries}" if attempt else ""
+        note(f"{backend.name}: {what}, {len(pending)} prompt(s){again}")
         replies = backend.chat([chats[i] for i in pending], max_new_tokens=max_new_tokens,
                                temperature=0.0 if attempt == 0 else 0.8, seed=seed + attempt)
         still = []
@@ -131,7 +136,8 @@ def design_classes(task: str, backend, *, num_classes: int = 5, class_names: Seq
             return found if len(found) >= 2 else None
 
         chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": class_names_prompt(task, num_classes)}]
-        (names,) = _ask(backend, [chat], parse_names, max_retries, max_new_tokens, seed, transcript)
+        (names,) = _ask(backend, [chat], parse_names, max_retries, max_new_tokens, seed, transcript,
+                        what=f"asking for {num_classes} class names")
         if names is None:
             raise DataError(f"the LLM ({backend.name}) gave no JSON list of class names in {max_retries + 1} tries; "
                             "name the classes with --class-names or use a stronger --llm", field="llm")
@@ -146,7 +152,8 @@ def design_classes(task: str, backend, *, num_classes: int = 5, class_names: Seq
 
     chats = [[{"role": "system", "content": SYSTEM},
               {"role": "user", "content": class_detail_prompt(task, name, num_attributes)}] for name in names]
-    details = _ask(backend, chats, parse_detail, max_retries, max_new_tokens, seed + 100, transcript)
+    details = _ask(backend, chats, parse_detail, max_retries, max_new_tokens, seed + 100, transcript,
+                   what="asking for attributes and search queries per class")
     classes = []
     for name, detail in zip(names, details):
         if detail is None:  # declarative fallback, marked: the class name itself is the query
