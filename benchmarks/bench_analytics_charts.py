@@ -2,23 +2,38 @@
 
 Each request goes request -> plan -> data -> Vega-Lite (altair) -> schema check -> SVG (vl-convert);
 the numbers inside the spec are compared with the same quantity computed directly from the CSV.
+``--planner llm`` lets a model write each plan as JSON (validated, re-asked with its error, or
+refused; never executed) instead of the request grammar.
 
     .venv/bin/python benchmarks/bench_analytics_charts.py
+    .venv/bin/python benchmarks/bench_analytics_charts.py --planner llm --planner-llm smollm2 --limit 3
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import time
 from pathlib import Path
 
-from reliant.analytics.charts import chart_data, chart_spec, plan_chart, render, validate_spec
+from reliant.analytics.charts import chart_data, chart_spec, render, validate_spec
+from reliant.analytics.config import PlannerParams
+from reliant.analytics.planners import make_planner
 from reliant.analytics.tables import load_table
+from reliant.core.errors import UserError
 
 FORTUNE = Path(__file__).resolve().parents[2] / "shared" / "data" / "falm_news" / "fortune500.csv"
-OUT = Path(__file__).resolve().parent / "results" / "analytics" / "charts.json"
+OUT = Path(__file__).resolve().parent / "results" / "analytics"
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--planner", choices=("rules", "llm"), default="rules")
+    parser.add_argument("--planner-llm", default="smollm2")
+    parser.add_argument("--retries", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N requests")
+    args = parser.parse_args()
+    planner = make_planner(PlannerParams(args.planner, args.planner_llm, args.retries))
     t, values = load_table(FORTUNE)
     checks = {
         "line chart of revenue for Walmart, Exxon Mobil and General Motors from 1990 to 2021":
@@ -36,10 +51,24 @@ def main() -> None:
             lambda: {(y,): v for y, v in t[t.Year <= 1979].groupby("Year").Revenue.max().items()},
     }
     rows = []
-    for request, expected in checks.items():
-        plan = plan_chart(request, list(t.columns), values)
-        data = chart_data(plan, t)
-        spec = chart_spec(plan, data)
+    for request, expected in list(checks.items())[: args.limit]:
+        started = time.perf_counter()
+        try:
+            plan = planner.plan(request, list(t.columns), values)
+        except UserError as exc:
+            rows.append({"request": request, "plan": None, "refused": exc.one_line(), "tries": len(planner.attempts),
+                         "spec_valid": False, "numbers_match_table": False, "attempts": planner.attempts,
+                         "seconds": time.perf_counter() - started})
+            print(json.dumps(rows[-1]))
+            continue
+        try:
+            data = chart_data(plan, t)
+            spec = chart_spec(plan, data)
+        except Exception as exc:  # a validated plan the data step still cannot draw: a finding, recorded
+            rows.append({"request": request, "plan": plan.to_json(), "error": repr(exc)[:200], "spec_valid": False,
+                         "numbers_match_table": False, "tries": len(planner.attempts)})
+            print(json.dumps(rows[-1]))
+            continue
         errors = validate_spec(spec)
         keys = [plan.x] + ([plan.color] if plan.color else [])
         plotted = {tuple(r[k] for k in keys): r[plan.y] for r in spec["datasets"][spec["data"]["name"]]}
@@ -50,11 +79,14 @@ def main() -> None:
         svg = render(spec)
         rows.append({"request": request, "plan": f"{plan.mark}: {plan.aggregate} {plan.y} by {plan.x}"
                      + (f" per {plan.color}" if plan.color else ""), "points": len(plotted),
-                     "spec_valid": not errors, "numbers_match_table": same, "svg_bytes": len(svg)})
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(rows, indent=2) + "\n")
-    for row in rows:
-        print(json.dumps(row))
+                     "spec_valid": not errors, "numbers_match_table": same, "svg_bytes": len(svg),
+                     "tries": len(planner.attempts), "seconds": time.perf_counter() - started}
+                    | ({"attempts": planner.attempts} if args.planner == "llm" else {}))
+        print(json.dumps(rows[-1]))
+    planner.close()
+    OUT.mkdir(parents=True, exist_ok=True)
+    name = "charts.json" if args.planner == "rules" else f"charts_llm_{args.planner_llm.split(':')[0]}.json"
+    (OUT / name).write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":

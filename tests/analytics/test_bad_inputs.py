@@ -96,6 +96,15 @@ ASK_CASES = {
     "k zero": (["--question", "q", "--k", "0"], "field 'retrieval.k'"),
     "unknown store": (["--question", "q", "--store", "pinecone"], "unknown value 'pinecone'"),
     "negative recency": (["--question", "q", "--recency-weight", "-1"], "recency_weight"),
+    "store url without qdrant": (["--question", "q", "--store-url", "http://localhost:6333"],
+                                 "field 'store_url': --store-url is for --store qdrant"),
+    "store url not http": (["--question", "q", "--store", "qdrant", "--store-url", "localhost:6333"],
+                           "expected http(s)://host[:port]"),
+    "api key in the url": (["--question", "q", "--store", "qdrant", "--store-url", "http://me:key@localhost:6333"],
+                           "not in the URL"),
+    # port 9 (discard) is closed on any test machine: nothing listens, the connection is refused
+    "unreachable store url": (["--question", "q", "--store", "qdrant", "--store-url", "http://127.0.0.1:9"],
+                              "field 'store_url': cannot use the Qdrant server at http://127.0.0.1:9"),
 }
 
 
@@ -132,6 +141,9 @@ def test_chart_bad_requests(index_dir, tmp_path, capsys):
         (table + ["--request", "articles about oil per year"], "give --index"),
         (table, "give --request or --plan"),
         (table + ["--request", "x", "--plan", plan], "give --request or --plan"),
+        (table + ["--plan", plan, "--planner", "llm"], "field 'planner': --planner llm turns --request into a plan"),
+        (table + ["--request", "x", "--planner", "gpt"], "unknown value 'gpt'"),
+        (table + ["--request", "x", "--planner-retries", "-1"], "planner_retries"),
         (["--table", tmp_path / "none.csv", "--request", "x"], "no such file"),
     ]:
         assert_exit_2_one_line(["analytics", "chart", *args, "--out", tmp_path / "out"], capsys, expected, tmp_path)

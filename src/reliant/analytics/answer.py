@@ -224,6 +224,11 @@ def make_answerer(name: str, *, llm: str = "smollm2", max_new_tokens: int = 160,
     return ANSWERERS[name]()
 
 
+def answerer_of(params, seed: int = 0) -> Answerer:
+    """The answerer of a :class:`~reliant.analytics.config.AnswerParams` section."""
+    return make_answerer(params.answerer, llm=params.answer_llm, max_new_tokens=params.max_new_tokens, seed=seed)
+
+
 def _check_citations(index: NewsIndex, sentences: list[CitedSentence]) -> None:
     def embed(texts):
         return _embed(index, list(texts))

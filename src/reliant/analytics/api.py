@@ -30,6 +30,7 @@ from reliant.analytics.config import AskConfig, ChartConfig, EvalConfig, IndexCo
 from reliant.analytics.decompose import decompose
 from reliant.analytics.index import NewsIndex, build_index, open_index
 from reliant.analytics.inputs import Article, load_articles
+from reliant.analytics.planners import PLANNERS, LLMPlanner, make_planner
 from reliant.analytics.retrieval import retrieve
 from reliant.analytics.stores import STORES
 from reliant.analytics.time_resolution import TimeIntent, resolve_time
@@ -52,6 +53,7 @@ __all__ = [
     "create_app",
     "decompose",
     "load_articles",
+    "make_planner",
     "open_index",
     "plan_chart",
     "resolve_time",
@@ -61,7 +63,7 @@ __all__ = [
 
 # Also importable from here (the types and commands behind the names above):
 _COMPATIBLE = (
-    ANSWERERS, Answer, Article, AskConfig, ChartConfig, ChartPlan, EvalConfig, IndexConfig, NewsIndex,
+    ANSWERERS, PLANNERS, Answer, Article, LLMPlanner, AskConfig, ChartConfig, ChartPlan, EvalConfig, IndexConfig, NewsIndex,
     RetrievalParams, STORES, ServeConfig, TimeIntent, TrendsConfig, chart_data, make_answerer, render, run_ask,
     run_chart, run_eval, run_index, run_trends, validate_spec,
 )

@@ -198,8 +198,11 @@ def _year_filters(low: str, column: str) -> list[Filter]:
     return []
 
 
-def plan_from_json(data: Any, columns: list[str] | None, *, file: str | None = None) -> ChartPlan:
-    """A plan given as JSON (a file or an LLM's output), checked field by field."""
+def plan_from_json(data: Any, columns: list[str] | None, *, file: str | None = None,
+                   values: dict[str, set[str]] | None = None) -> ChartPlan:
+    """A plan given as JSON (a file or an LLM's output), checked field by field. With
+    ``values`` (the text columns' values, :func:`~reliant.analytics.tables.load_table`) the
+    filter values are checked too: a text column's must exist, a numeric column's be numbers."""
     def bad(message: str, field_name: str | None = None) -> UserError:
         return UserError(message, file=file, field=field_name)
 
@@ -225,11 +228,18 @@ def plan_from_json(data: Any, columns: list[str] | None, *, file: str | None = N
         if raw["op"] not in ("==", "in", ">=", "<=", "between"):
             raise bad("op must be ==, in, >=, <= or between", f"filters[{i}].op")
         filters.append(Filter(raw["column"], raw["op"], raw["value"]))
+    if data.get("color") is not None and not isinstance(data["color"], str):
+        raise bad("must be a column name or null", "color")
+    keywords = data.get("keywords") or []
+    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+        raise bad("must be a list of words", "keywords")
+    if not isinstance(data.get("title", ""), str):
+        raise bad("must be a string", "title")
     top = data.get("top")
     if top is not None and (not isinstance(top, int) or isinstance(top, bool) or top < 1):
         raise bad("must be a positive integer", "top")
     plan = ChartPlan(data["source"], data["mark"], data["x"], data["y"], data.get("aggregate", "none"),
-                     data.get("color"), filters, top, list(data.get("keywords") or []), str(data.get("title", "")))
+                     data.get("color"), filters, top, [k.lower() for k in keywords], data.get("title", ""))
     if plan.source == "table":
         if columns is None:
             raise bad("a table plan needs --table", "source")
@@ -237,9 +247,30 @@ def plan_from_json(data: Any, columns: list[str] | None, *, file: str | None = N
                             *((f"filters[{i}].column", f.column) for i, f in enumerate(plan.filters))):
             if value is not None and value not in columns:
                 raise bad(f"unknown column {value!r} (columns: {', '.join(columns)})", name)
+        if values is not None:
+            _check_against_values(plan, values, bad)
     elif plan.x not in ("year", "quarter", "month"):
         raise bad("an articles plan groups by year, quarter or month", "x")
     return plan
+
+
+def _check_against_values(plan: ChartPlan, values: dict[str, set[str]], bad) -> None:
+    """What only the table's contents can refute: text measured, unknown names, words for numbers."""
+    if plan.y in values and plan.aggregate != "count":
+        raise bad(f"column {plan.y!r} is text: only the aggregate count can plot it", "y")
+    for i, f in enumerate(plan.filters):
+        where = f"filters[{i}].value"
+        items = f.value if f.op in ("in", "between") else [f.value]
+        if not isinstance(items, list) or not items or (f.op == "between" and len(items) != 2):
+            raise bad("'in' takes a list, 'between' a list [low, high], the other ops one value", where)
+        if f.column in values:
+            if f.op in (">=", "<=", "between"):
+                raise bad(f"column {f.column!r} is text: filter it with == or in", f"filters[{i}].op")
+            missing = [str(v) for v in items if str(v) not in values[f.column]]
+            if missing:
+                raise bad(f"{', '.join(repr(m) for m in missing[:3])} not found in column {f.column!r}", where)
+        elif not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+            raise bad(f"column {f.column!r} is numeric: filter values must be numbers", where)
 
 
 def chart_data(plan: ChartPlan, table: Any = None, articles: list | None = None):

@@ -15,11 +15,13 @@ from typing import Optional
 from reliant.core.config import option, seed_option
 from reliant.core.errors import ConfigError
 
-__all__ = ["ANSWERER_NAMES", "AskConfig", "ChartConfig", "EvalConfig", "IndexConfig", "RetrievalParams",
+__all__ = ["ANSWERER_NAMES", "PLANNER_NAMES", "AnswerParams", "AskConfig", "ChartConfig", "EvalConfig", "IndexConfig", "PlannerParams", "RetrievalParams",
            "ServeConfig", "STORE_NAMES", "TrendsConfig"]
 
 ANSWERER_NAMES = ("extractive", "llm")
 """The registered answerers (``answer.ANSWERERS``; a test keeps the two in step)."""
+PLANNER_NAMES = ("rules", "llm")
+"""The registered chart planners (``planners.PLANNERS``)."""
 STORE_NAMES = ("qdrant", "exact")
 """The registered vector stores (``stores.STORES``)."""
 PERIODS = ("year", "quarter", "month")
@@ -47,9 +49,59 @@ class RetrievalParams:
     half_life_days: float = option(365.0, "Half-life of the recency boost, in days.", gt=0)
     retriever: str = option("hybrid", "Which retrievers run: BM25 and dense fused, or one of them alone.",
                             choices=("hybrid", "lexical", "dense"))
-    store: str = option("exact", "Dense vector store: exact (numpy brute force) or qdrant (Qdrant local mode, the "
-                                 "client API of a Qdrant server; about 65x slower here at 20k articles).",
+    store: str = option("exact", "Dense vector store: exact (numpy brute force) or qdrant (Qdrant's local mode in "
+                                 "memory, about 65x slower here at 20k articles; or a server with --store-url).",
                         choices=STORE_NAMES)
+    store_url: Optional[str] = option(None, "URL of a Qdrant server or cluster for --store qdrant, e.g. "
+                                            "http://localhost:6333 (the index's vectors are uploaded once, into a "
+                                            "collection named after the index's content); default: local mode.")
+    store_api_key_env: str = option("QDRANT_API_KEY", "Environment variable holding the Qdrant server's API key; "
+                                                      "read when the store opens, never written to the run folder. "
+                                                      "Unset: no key.")
+
+
+def check_store(params: RetrievalParams) -> None:
+    """Rules of the store options no single field can state."""
+    if params.store_url is None:
+        return
+    from urllib.parse import urlsplit
+
+    if params.store != "qdrant":
+        raise ConfigError(f"--store-url is for --store qdrant (got --store {params.store})", field="store_url")
+    parts = urlsplit(params.store_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"expected http(s)://host[:port], got {params.store_url!r}", field="store_url")
+    if parts.username or parts.password:
+        raise ConfigError("put the API key in the environment variable of --store-api-key-env, not in the URL",
+                          field="store_url")
+    if not params.store_api_key_env.isidentifier():
+        raise ConfigError(f"must be an environment variable name, got {params.store_api_key_env!r}",
+                          field="store_api_key_env")
+
+
+@dataclass(frozen=True)
+class AnswerParams:
+    """Who writes the cited answer (``ask`` and ``eval``)."""
+
+    answerer: str = option("extractive", "Who writes the answer: extractive (no LLM) or llm.", choices=ANSWERER_NAMES)
+    answer_llm: str = option("smollm2", "LLM backend spec for --answerer llm: smollm2, tiny, hf:<id>, "
+                                        "openai:<model>@<url>.")
+    max_sentences: int = option(3, "Sentences per (sub-)answer.", min=1, max=10)
+    max_new_tokens: int = option(160, "Tokens the LLM answerer may write.", min=1)
+
+
+@dataclass(frozen=True)
+class PlannerParams:
+    """How a chart request becomes a plan (``chart`` and the page of ``serve``)."""
+
+    planner: str = option("rules", "Who turns a chart request into a plan: rules (the request grammar, no model) "
+                                   "or llm (a model writes the plan as JSON, validated; never run as code).",
+                          choices=PLANNER_NAMES)
+    planner_llm: str = option("smollm2", "LLM backend spec for --planner llm: smollm2, tiny, hf:<id>, "
+                                         "openai:<model>@<url>.")
+    planner_retries: int = option(2, "Times an invalid LLM plan is sent back with its error before the request "
+                                     "is refused.", min=0, max=10)
+    max_new_tokens: int = option(256, "Tokens the LLM planner may write per try.", min=16)
 
 
 @dataclass
@@ -77,17 +129,14 @@ class AskConfig:
     question: Optional[str] = option(None, "The question, e.g. 'What happened to IndyMac Bank in July 2008?'.",
                                      required=True)
     as_of: Optional[str] = option(None, "Reference date of the question (YYYY-MM-DD); default: today.")
-    answerer: str = option("extractive", "Who writes the answer: extractive (no LLM) or llm.", choices=ANSWERER_NAMES)
-    answer_llm: str = option("smollm2", "LLM backend spec for --answerer llm: smollm2, tiny, hf:<id>, "
-                                        "openai:<model>@<url>.")
-    max_sentences: int = option(3, "Sentences per (sub-)answer.", min=1, max=10)
-    max_new_tokens: int = option(160, "Tokens the LLM answerer may write.", min=1)
+    answering: AnswerParams = field(default_factory=AnswerParams)
     baseline: bool = option(True, "Also answer with the same retriever without time-awareness, for comparison.")
     retrieval: RetrievalParams = field(default_factory=RetrievalParams)
     seed: int = seed_option()
 
     def validate(self) -> None:
         check_day(self.as_of, "as_of")
+        check_store(self.retrieval)
         if self.question is not None and not self.question.strip():
             raise ConfigError("the question is empty", field="question")
 
@@ -123,9 +172,12 @@ class ChartConfig:
     table: Optional[Path] = option(None, "A CSV table to plot, e.g. ../shared/data/falm_news/fortune500.csv "
                                          "(Year, Name, Revenue, Rank).", path="file")
     index: Optional[Path] = option(None, "Index folder whose article counts can be plotted.", path="dir")
+    planning: PlannerParams = field(default_factory=PlannerParams)
     seed: int = seed_option()
 
     def validate(self) -> None:
+        if self.planning.planner == "llm" and self.plan is not None:
+            raise ConfigError("--planner llm turns --request into a plan; --plan is one already", field="planner")
         if (self.request is None) == (self.plan is None):
             raise ConfigError("give --request or --plan (one of them)", field="request")
         if self.request is not None and not self.request.strip():
@@ -144,10 +196,14 @@ class EvalConfig:
                                              "benchmarks/bench_analytics_evalset.py builds one.",
                                        required=True, path="file")
     ks: list[int] = option([1, 3, 5, 8], "Cut-offs of recall@k.", min=1)
-    answers: bool = option(True, "Also write extractive answers and score their citations.")
+    answers: bool = option(True, "Also write answers (with --answerer) and score their citations.")
     limit: Optional[int] = option(None, "Use only the first N questions.", min=1)
     retrieval: RetrievalParams = field(default_factory=RetrievalParams)
+    answering: AnswerParams = field(default_factory=AnswerParams)
     seed: int = seed_option()
+
+    def validate(self) -> None:
+        check_store(self.retrieval)
 
 
 @dataclass
@@ -162,7 +218,9 @@ class ServeConfig:
     as_of: Optional[str] = option(None, "Default reference date of questions (YYYY-MM-DD); default: today.")
     topics: int = option(8, "Topics of the trend chart.", min=2, max=100)
     retrieval: RetrievalParams = field(default_factory=RetrievalParams)
+    planning: PlannerParams = field(default_factory=PlannerParams)
     seed: int = seed_option()
 
     def validate(self) -> None:
         check_day(self.as_of, "as_of")
+        check_store(self.retrieval)

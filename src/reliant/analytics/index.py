@@ -187,6 +187,8 @@ class NewsIndex:
     articles: list[Article]
     vectors: np.ndarray
     store_name: str = "exact"
+    store_options: dict[str, Any] = field(default_factory=dict, repr=False)  # e.g. a Qdrant server's url
+    content_hashes: list[str] = field(default_factory=list, repr=False)
     _store: Any = field(default=None, repr=False)
     _bm25: Any = field(default=None, repr=False)
 
@@ -205,9 +207,13 @@ class NewsIndex:
     @property
     def store(self):
         if self._store is None:
-            from reliant.analytics.stores import make_store
+            from reliant.analytics.stores import collection_name, make_store
 
-            self._store = make_store(self.store_name, self.vectors, [a.day for a in self.articles])
+            options = dict(self.store_options)
+            if options.get("url"):
+                options.setdefault("collection", collection_name(
+                    self.meta["embedder"], [a.id for a in self.articles], self.content_hashes))
+            self._store = make_store(self.store_name, self.vectors, [a.day for a in self.articles], **options)
         return self._store
 
     @property
@@ -236,13 +242,16 @@ class NewsIndex:
         return embed([text], self.meta["embedder"], show_progress=False)[0]
 
 
-def open_index(folder: str | Path, *, store: str = "exact") -> NewsIndex:
-    """Read an index folder (checked first; see :func:`check_index_folder`)."""
+def open_index(folder: str | Path, *, store: str = "exact", store_url: str | None = None,
+               store_api_key: str | None = None) -> NewsIndex:
+    """Read an index folder (checked first; see :func:`check_index_folder`). ``store_url``
+    points the ``qdrant`` store at a Qdrant server or cluster instead of its local mode."""
     folder = Path(folder)
     meta = check_index_folder(folder)
-    articles, _ = _read_stored_articles(folder / "articles.jsonl")
+    articles, hashes = _read_stored_articles(folder / "articles.jsonl")
     vectors = np.load(folder / "vectors.npy", allow_pickle=False)
     if len(vectors) != len(articles) or len(articles) != meta.get("articles"):
         raise DataError(f"has {len(vectors)} vectors and {len(articles)} articles, index.json says "
                         f"{meta.get('articles')} (damaged; rebuild it)", file=folder)
-    return NewsIndex(folder, meta, articles, vectors, store)
+    options = {"url": store_url, "api_key": store_api_key} if store_url else {}
+    return NewsIndex(folder, meta, articles, vectors, store, options, hashes)

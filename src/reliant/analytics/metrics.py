@@ -5,7 +5,9 @@
 * date accuracy@k = share of the top-k articles published inside the question's gold period;
 * citation precision = share of an answer's citations that point at a gold article;
   citation date accuracy = share of citations dated inside the gold period;
-* supported rate = share of citations the support check accepts.
+* supported rate = share of citations the support check accepts;
+* faithful sentences (answer faithfulness, :mod:`~reliant.analytics.evaluation`) = share of an
+  answer's sentences that carry a citation and whose every citation is supported.
 """
 
 from __future__ import annotations

@@ -31,8 +31,9 @@ PAGE = Path(__file__).resolve().parent / "templates" / "index.html"
 
 
 def build_service(config: ServeConfig) -> AnalyticsService:
-    from reliant.analytics.index import check_index_folder, open_index
+    from reliant.analytics.index import check_index_folder
     from reliant.analytics.time_resolution import parse_as_of
+    from reliant.analytics.workflows import open_configured_index
 
     check_index_folder(config.index)
     table = values = None
@@ -40,9 +41,11 @@ def build_service(config: ServeConfig) -> AnalyticsService:
         from reliant.analytics.tables import load_table
 
         table, values = load_table(config.table)
-    index = open_index(config.index, store=config.retrieval.store)
+    index = open_configured_index(config)
+    from reliant.analytics.planners import make_planner
+
     return AnalyticsService(index, table, values, parse_as_of(config.as_of) if config.as_of else None,
-                            config.topics, config.retrieval, config.seed)
+                            config.topics, config.retrieval, config.seed, make_planner(config.planning, config.seed))
 
 
 def create_app(service: AnalyticsService):

@@ -27,6 +27,7 @@ class AnalyticsService:
     topics: int = 8
     params: RetrievalParams = field(default_factory=RetrievalParams)
     seed: int = 0
+    planner: Any = None  # a planners.ChartPlanner; None: the request grammar
     _trends: dict | None = None
 
     def ask(self, question: str, as_of: str | None = None) -> dict:
@@ -92,14 +93,17 @@ class AnalyticsService:
         return self._trends
 
     def chart(self, request: str) -> dict:
-        from reliant.analytics.charts import chart_data, chart_spec, plan_chart, render, validate_spec
+        from reliant.analytics.charts import chart_data, chart_spec, render, validate_spec
+        from reliant.analytics.planners import RulePlanner
 
         if not isinstance(request, str) or not request.strip():
             raise UserError("the chart request is empty", field="request")
         columns = None if self.table is None else list(self.table.columns)
-        plan = plan_chart(request, columns, self.table_values)
+        planner = self.planner or RulePlanner()
+        plan = planner.plan(request, columns, self.table_values, has_articles=True)
         data = chart_data(plan, self.table, self.index.articles)
         spec = chart_spec(plan, data)
         errors = validate_spec(spec)
-        return {"plan": plan.to_json(), "spec_valid": not errors, "spec_errors": errors, "rows": len(data),
+        return {"plan": plan.to_json(), "planner": planner.name, "planner_tries": len(planner.attempts),
+                "spec_valid": not errors, "spec_errors": errors, "rows": len(data),
                 "svg": render(spec).decode("utf-8") if not errors else ""}

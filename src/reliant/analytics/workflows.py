@@ -9,7 +9,6 @@ pandas load, and no run folder is left behind.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import time
@@ -32,10 +31,19 @@ def _day(value: str | None) -> dt.date | None:
     return None if value is None else dt.date.fromisoformat(value)
 
 
-def _open(config):
+def open_configured_index(config):
+    """The index of ``config`` with its vector store; a Qdrant server (``--store-url``) is
+    reached here, before any run folder exists, so an unreachable one is a one-line error."""
+    import os
+
     from reliant.analytics.index import open_index
 
-    return open_index(config.index, store=config.retrieval.store)
+    params = config.retrieval
+    index = open_index(config.index, store=params.store, store_url=params.store_url,
+                       store_api_key=os.environ.get(params.store_api_key_env) or None)
+    if params.store_url is not None:
+        index.store  # noqa: B018 - connects and uploads the vectors the server lacks
+    return index
 
 
 # --------------------------------------------------------------------------- index
@@ -82,21 +90,20 @@ def run_index(config: IndexConfig, out: Path | None = None, overwrite: bool = Fa
 def run_ask(config: AskConfig, out: Path | None = None, overwrite: bool = False) -> tuple[Path, list[str]]:
     """``reliant analytics ask``: a cited, time-aware answer (and the time-unaware baseline)."""
     check_index_folder(config.index)
-    from reliant.analytics.answer import answer_question, make_answerer
+    from reliant.analytics.answer import answer_question, answerer_of
     from reliant.analytics.report import sources_timeline_figure
     from reliant.analytics.time_resolution import parse_as_of
 
-    index = _open(config)
+    index = open_configured_index(config)
     as_of = parse_as_of(config.as_of)
     with run_directory("analytics ask", config, out, overwrite=overwrite, inputs=[config.index],
                        title="reliant analytics ask: time-aware answer with citations") as run:
-        answerer = make_answerer(config.answerer, llm=config.answer_llm, max_new_tokens=config.max_new_tokens,
-                                 seed=config.seed)
+        answerer = answerer_of(config.answering, config.seed)
         try:
             answer = answer_question(index, config.question, as_of=as_of, answerer=answerer,
-                                     max_sentences=config.max_sentences, params=config.retrieval)
+                                     max_sentences=config.answering.max_sentences, params=config.retrieval)
             baseline = answer_question(index, config.question, as_of=as_of, answerer=answerer, time_aware=False,
-                                       max_sentences=config.max_sentences, params=config.retrieval,
+                                       max_sentences=config.answering.max_sentences, params=config.retrieval,
                                        split=False) if config.baseline else None
         finally:
             answerer.close()
@@ -201,17 +208,23 @@ def load_chart_inputs(config) -> tuple:
     return table, values, articles
 
 
-def make_plan(request: str | None, plan_file: Path | None, table, values):
-    from reliant.analytics.charts import plan_chart, plan_from_json
+def make_plan(config: ChartConfig, table, values, has_articles: bool):
+    """(plan, the planner's tries) from ``--plan`` (a JSON file) or ``--request`` (the chosen planner)."""
+    from reliant.analytics.charts import plan_from_json
+    from reliant.analytics.planners import make_planner
 
     columns = None if table is None else list(table.columns)
-    if plan_file is not None:
+    if config.plan is not None:
         try:
-            data = json.loads(Path(plan_file).read_text(encoding="utf-8"))
+            data = json.loads(Path(config.plan).read_text(encoding="utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
-            raise DataError(f"is not a JSON chart plan ({exc.__class__.__name__})", file=plan_file) from None
-        return plan_from_json(data, columns, file=str(plan_file))
-    return plan_chart(request, columns, values)
+            raise DataError(f"is not a JSON chart plan ({exc.__class__.__name__})", file=config.plan) from None
+        return plan_from_json(data, columns, file=str(config.plan), values=values), []
+    planner = make_planner(config.planning, config.seed)
+    try:
+        return planner.plan(config.request, columns, values, has_articles=has_articles), planner.attempts
+    finally:
+        planner.close()
 
 
 def run_chart(config: ChartConfig, out: Path | None = None, overwrite: bool = False) -> tuple[Path, list[str]]:
@@ -219,7 +232,7 @@ def run_chart(config: ChartConfig, out: Path | None = None, overwrite: bool = Fa
     from reliant.analytics.charts import chart_data, chart_spec, render, validate_spec
 
     table, values, articles = load_chart_inputs(config)
-    plan = make_plan(config.request, config.plan, table, values)
+    plan, attempts = make_plan(config, table, values, articles is not None)
     if plan.source == "articles" and articles is None:
         raise DataError("the request asks for article counts: give --index", field="index")
     if plan.source == "table" and table is None:
@@ -231,6 +244,15 @@ def run_chart(config: ChartConfig, out: Path | None = None, overwrite: bool = Fa
         spec = chart_spec(plan, data)
         errors = validate_spec(spec)
         run.file("plan.json").write_text(json.dumps(plan.to_json(), indent=2) + "\n", encoding="utf-8")
+        llm_planned = config.plan is None and config.planning.planner == "llm"
+        if llm_planned:
+            run.file("planner_attempts.jsonl").write_text(
+                "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in attempts), encoding="utf-8")
+            run.add_table("LLM planner tries", [{"try": a["try"], "verdict": a["error"] or "valid plan",
+                                                 "reply": a["reply"][:300]} for a in attempts],
+                          caption="Each reply is parsed as JSON and validated; an invalid one is sent back with "
+                                  "its error. Nothing the model wrote is executed.")
+            run.add_headline("LLM planner tries", len(attempts), better="lower")
         run.file("chart.vl.json").write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
         run.file("data.csv").write_text(data.to_csv(index=False), encoding="utf-8")
         run.file("chart.svg").write_bytes(render(spec, "svg"))
@@ -241,10 +263,12 @@ def run_chart(config: ChartConfig, out: Path | None = None, overwrite: bool = Fa
                       caption=f"{len(data)} rows" + (" (first 50 shown)" if len(data) > 50 else ""))
         run.add_headline("rows plotted", len(data))
         run.add_headline("spec valid (Vega-Lite schema)", "yes" if not errors else "no")
-        run.add_metrics({"plan": plan.to_json(), "rows": len(data), "spec_valid": not errors, "spec_errors": errors})
+        run.add_metrics({"plan": plan.to_json(), "rows": len(data), "spec_valid": not errors, "spec_errors": errors,
+                         "planner": None if config.plan is not None else config.planning.planner,
+                         "planner_tries": len(attempts) if llm_planned else None})
         # vl-convert already drew a PNG; it goes into report.html as is (no matplotlib re-drawing).
-        run.blocks.append({"kind": "figure", "title": plan.title or "Chart", "png": base64.b64encode(png).decode(),
-                           "caption": "Drawn from chart.vl.json by vl-convert on this machine (no browser, no CDN)."})
+        run.add_image(plan.title or "Chart", png,
+                      caption="Drawn from chart.vl.json by vl-convert on this machine (no browser, no CDN).")
     return run.path, [f"plan: {plan.mark} of {plan.aggregate} {plan.y} by {plan.x}"
                       + (f" per {plan.color}" if plan.color else ""), f"{len(data)} rows; spec valid: {not errors}"]
 
@@ -282,15 +306,22 @@ def run_eval(config: EvalConfig, out: Path | None = None, overwrite: bool = Fals
     questions = load_eval_questions(config.questions, config.limit)
     from reliant.analytics.evaluation import evaluate
 
-    index = _open(config)
+    index = open_configured_index(config)
     unknown = sorted({g for q in questions for g in q["gold"]} - set(index.row_of))
     if unknown:
         raise DataError(f"{len(unknown)} gold ids are not in the index (first: {unknown[0]})",
                         file=config.questions, field="gold_ids")
     with run_directory("analytics eval", config, out, overwrite=overwrite, inputs=[config.index, config.questions],
                        title="reliant analytics eval: time-aware vs time-unaware retrieval and answers") as run:
-        result = evaluate(index, questions, ks=sorted(set(config.ks)), params=config.retrieval,
-                          answers=config.answers)
+        from reliant.analytics.answer import answerer_of
+
+        answerer = answerer_of(config.answering, config.seed) if config.answers else None
+        try:
+            result = evaluate(index, questions, ks=sorted(set(config.ks)), params=config.retrieval,
+                              answerer=answerer, max_sentences=config.answering.max_sentences)
+        finally:
+            if answerer is not None:
+                answerer.close()
         for row in result["table"]:
             run.log(json.dumps(row))
         run.add_table("Time-aware vs time-unaware (same retriever)", result["table"])
@@ -305,6 +336,10 @@ def run_eval(config: EvalConfig, out: Path | None = None, overwrite: bool = Fals
         if aware.get("citation_precision") is not None:
             run.add_headline("citation precision", aware["citation_precision"],
                              baseline=base.get("citation_precision"), baseline_label="no time-awareness",
+                             better="higher")
+        if aware.get("faithful_sentences") is not None:
+            run.add_headline("sentences whose citations are all supported", aware["faithful_sentences"],
+                             baseline=base.get("faithful_sentences"), baseline_label="no time-awareness",
                              better="higher")
         run.file("per_question.jsonl").write_text("".join(json.dumps(r) + "\n" for r in result["per_question"]),
                                                   encoding="utf-8")
