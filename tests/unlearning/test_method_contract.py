@@ -239,3 +239,11 @@ def test_retain_variants_have_forget_only_twins():
     for name in ("npo", "simnpo", "idkdpo"):
         assert "retain" in REGISTRY[name].needs
         assert "retain" not in REGISTRY[f"{name}_forget"].needs
+
+
+def test_training_leaves_no_hooks_or_reference_copies_behind(small_lm_dir):
+    """RMU's forward hooks stayed on the user's model after training (and stacked up when a
+    model was unlearned twice); teardown removes them however training ends."""
+    model, _, result = _train(small_lm_dir, "rmu", _data(REGISTRY["rmu"]))
+    assert result.steps > 0
+    assert not any(module._forward_hooks for module in model.modules())

@@ -166,36 +166,31 @@ class _BatchBuilder:
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
 
-@torch.no_grad()
+@torch.no_grad()  # on a generator function torch disables gradients inside it only, not in the caller
+def _answer_logprob_batches(model, tokenizer, pairs, settings: UnlearnSettings, device, description: str):
+    """``(token_logprobs, mask)`` of ``pairs`` under ``model``, batch by batch, without gradients."""
+    model.eval()
+    starts = range(0, len(pairs), settings.batch_size)
+    with batch_progress(description, len(starts)) as advance:
+        for start in starts:
+            batch = {k: v.to(device) for k, v in _qa_batch(tokenizer, pairs[start : start + settings.batch_size], settings.max_length).items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            yield losses.answer_token_logprobs(logits, batch["labels"])
+            advance()
+
+
 def _reference_logps(model, tokenizer, pairs, settings: UnlearnSettings, device) -> torch.Tensor:
     """Summed answer-token log-probabilities of ``pairs`` under ``model``, ``(N,)`` on CPU."""
-    model.eval()
-    values = []
-    starts = range(0, len(pairs), settings.batch_size)
-    with batch_progress("reference log-probabilities", len(starts)) as advance:
-        for start in starts:
-            batch = {k: v.to(device) for k, v in _qa_batch(tokenizer, pairs[start : start + settings.batch_size], settings.max_length).items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            token_logps, mask = losses.answer_token_logprobs(logits, batch["labels"])
-            values.append((token_logps * mask).sum(-1).float().cpu())
-            advance()
-    return torch.cat(values)
+    batches = _answer_logprob_batches(model, tokenizer, pairs, settings, device, "reference log-probabilities")
+    return torch.cat([(token_logps * mask).sum(-1).float().cpu() for token_logps, mask in batches])
 
 
-@torch.no_grad()
 def _reference_retain_nll(model, tokenizer, pairs, settings: UnlearnSettings, device) -> float:
     """The token-mean answer NLL of every retain pair under ``model`` (one number)."""
-    model.eval()
     total, count = 0.0, 0
-    starts = range(0, len(pairs), settings.batch_size)
-    with batch_progress("reference retain NLL", len(starts)) as advance:
-        for start in starts:
-            batch = {k: v.to(device) for k, v in _qa_batch(tokenizer, pairs[start : start + settings.batch_size], settings.max_length).items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            token_logps, mask = losses.answer_token_logprobs(logits, batch["labels"])
-            total += float(-(token_logps * mask).sum())
-            count += int(mask.sum())
-            advance()
+    for token_logps, mask in _answer_logprob_batches(model, tokenizer, pairs, settings, device, "reference retain NLL"):
+        total += float(-(token_logps * mask).sum())
+        count += int(mask.sum())
     return total / max(count, 1)
 
 
@@ -305,164 +300,190 @@ def unlearn_model(
     def reference_retain_nll() -> float:
         return _reference_retain_nll(model, tokenizer, list(data.retain), settings, device)
 
-    method.setup(
-        SetupEnv(
-            model=model,
-            forget=list(data.forget),
-            epoch_templates=templates_by_epoch,
-            reference_logps=lambda pairs: _reference_logps(model, tokenizer, list(pairs), settings, device),
-            retain=list(data.retain) if "retain" in needs else None,
-            seed=settings.seed,
-            reference_retain_nll=reference_retain_nll if "retain" in needs else None,
-        )
-    )
-    model.train()
-
-    generator = torch.Generator().manual_seed(settings.seed)
-    loader = DataLoader(_IndexDataset(len(main_pairs)), batch_size=settings.batch_size, shuffle=True, generator=generator)
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=settings.lr,
-    )
-    updates_per_epoch = math.ceil(len(loader) / settings.grad_accum)
-    total_updates = max(1, updates_per_epoch * settings.epochs)
-    scheduler = get_scheduler(
-        "linear", optimizer, num_warmup_steps=int(settings.warmup_ratio * total_updates), num_training_steps=total_updates
-    )
-    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
-    if settings.compile:
-        model = torch.compile(model)
-
-    retain_rng = random.Random(settings.seed + 1)
-    start_epoch, step, skip = 0, 0, 0
-    if saved is not None:
-        checkpoints.load_weights(saved, accelerator.unwrap_model(model))
-        state = checkpoints.load_state(saved)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start_epoch, step, skip = saved.meta["next_epoch"], saved.meta["step"], saved.meta["skip_batches"]
-        accelerator.step = saved.meta.get("accumulation_step", 0)
-        generator.set_state(state["rng"]["epoch_generator"])
-        if state.get("method"):
-            method.restore(state["method"])
-
-    build = _BatchBuilder(tokenizer, settings.max_length, device)
-
-    history: list[dict[str, float]] = []
-    tokens = 0
-    began = time.perf_counter()
-    # State at the last step boundary where the weights were updated: what a checkpoint
-    # written now (on schedule or on interrupt) describes.
-    boundary: dict[str, Any] = {}
-
-    def mark_boundary(epoch: int, batches_done: int, epoch_generator_state: torch.Tensor, epoch_done: bool) -> None:
-        boundary.update(
-            step=step,
-            next_epoch=epoch + 1 if epoch_done else epoch,
-            skip_batches=0 if epoch_done else batches_done,
-            accumulation_step=accelerator.step,
-            scheduler=scheduler.state_dict(),
-            method=method.state(),
-            rng={
-                **checkpoints.capture_rng(),
-                "retain": checkpoints.python_rng_state(retain_rng),
-                "epoch_generator": (generator.get_state() if epoch_done else epoch_generator_state).clone(),
-            },
-        )
-
-    def save(reason: str) -> None:
-        if not boundary:
-            return
-        checkpoints.save(
-            checkpoint_dir,
-            model=accelerator.unwrap_model(model),
-            optimizer_state=optimizer.state_dict(),
-            boundary=boundary,
-            settings=settings,
-            method=method_cls.name,
-            n_examples=len(main_pairs),
-            reason=reason,
-        )
-
-    n_batches = len(loader)
-    todo = n_batches * (settings.epochs - start_epoch) - skip
-    model.train()
-    guard = _InterruptGuard()
+    # What setup attaches to the model (RMU's hooks, reference copies) is removed however
+    # training ends.
     try:
-        with guard, progress_bar(f"unlearn [{settings.method}]", total=todo) as bar:
-            for epoch in range(start_epoch, settings.epochs):
-                resuming = saved is not None and epoch == start_epoch
-                if resuming and not skip:
-                    _restore_rngs(state, retain_rng)
-                epoch_generator_state = generator.get_state()
-                batches = iter(loader)
-                batches_done = 0
-                if resuming and skip:
-                    # The interrupted run's shuffled order: replay this epoch's permutation
-                    # and drop the batches it already trained on.
-                    for _ in range(skip):
-                        next(batches)
-                    batches_done = skip
-                    _restore_rngs(state, retain_rng)
-                if resuming or not boundary:
-                    mark_boundary(epoch, batches_done, epoch_generator_state, epoch_done=False)
-                for index_batch in batches:
-                    indices = index_batch.tolist()
-                    with accelerator.accumulate(model):
-                        ctx = StepContext(
-                            model=model, indices=indices, device=device, forget=data.forget,
-                            templates=templates_by_epoch[epoch] if templates_by_epoch is not None else None,
-                            retain=data.retain if "retain" in needs else None,
-                            build_batch=build, retain_rng=retain_rng, method=method_cls.name,
-                            process_index=accelerator.process_index, num_processes=accelerator.num_processes,
-                            epoch=epoch,
-                        )
-                        loss, parts = method.loss(ctx)
-                        accelerator.backward(loss)
-                        if accelerator.sync_gradients and settings.max_grad_norm > 0:
-                            accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-                        with guard.update():
-                            optimizer.step()
-                            scheduler.step()
-                            optimizer.zero_grad()
-                            if accelerator.sync_gradients:
-                                method.after_update(parts, epoch)
-                            tokens += ctx.tokens
-                            step += 1
-                            batches_done += 1
-                            if accelerator.sync_gradients:
-                                mark_boundary(epoch, batches_done, epoch_generator_state, epoch_done=batches_done == n_batches)
-                    record = {"step": step, "epoch": epoch, "loss": float(loss.detach()), **parts}
-                    history.append(record)
-                    if on_step is not None:
-                        on_step(step, record)
-                    bar.advance(1, status=f"loss {record['loss']:.4f}")
-                    if (
-                        checkpointing and checkpoint_steps
-                        and accelerator.sync_gradients and step % checkpoint_steps == 0
-                    ):
-                        save("steps")
-                if checkpointing and checkpoint_every and (epoch + 1) % checkpoint_every == 0:
-                    save("epoch")
-    except KeyboardInterrupt as exc:
-        if isinstance(exc, TrainingInterrupted):
-            raise
-        where = None
-        if checkpointing:
-            save("interrupt")
-            if (checkpoint_dir / checkpoints.LATEST).is_file():
-                where = checkpoint_dir
-        raise TrainingInterrupted(step, where, resume_command) from None
+        method.setup(
+            SetupEnv(
+                model=model,
+                forget=list(data.forget),
+                epoch_templates=templates_by_epoch,
+                reference_logps=lambda pairs: _reference_logps(model, tokenizer, list(pairs), settings, device),
+                retain=list(data.retain) if "retain" in needs else None,
+                seed=settings.seed,
+                reference_retain_nll=reference_retain_nll if "retain" in needs else None,
+            )
+        )
+        model.train()
+
+        generator = torch.Generator().manual_seed(settings.seed)
+        loader = DataLoader(_IndexDataset(len(main_pairs)), batch_size=settings.batch_size, shuffle=True, generator=generator)
+        decay, no_decay = [], []
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=settings.lr,
+        )
+        # The schedule is counted in global updates (each process takes batch_size rows of a
+        # global batch of batch_size * processes); accelerate steps a prepared scheduler once per
+        # process at every update, hence the factor. N processes thus follow exactly the schedule
+        # one process with an N times larger batch follows.
+        processes = accelerator.num_processes
+        updates_per_epoch = math.ceil(math.ceil(len(main_pairs) / (settings.batch_size * processes)) / settings.grad_accum)
+        total_updates = max(1, updates_per_epoch * settings.epochs)
+        scheduler = get_scheduler(
+            "linear", optimizer, num_warmup_steps=int(settings.warmup_ratio * total_updates) * processes,
+            num_training_steps=total_updates * processes,
+        )
+        model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+        if settings.compile:
+            model = torch.compile(model)
+
+        retain_rng = random.Random(settings.seed + 1)
+        start_epoch, step, skip = 0, 0, 0
+        if saved is not None:
+            checkpoints.load_weights(saved, accelerator.unwrap_model(model))
+            state = checkpoints.load_state(saved)
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            start_epoch, step, skip = saved.meta["next_epoch"], saved.meta["step"], saved.meta["skip_batches"]
+            accelerator.step = saved.meta.get("accumulation_step", 0)
+            generator.set_state(state["rng"]["epoch_generator"])
+            if state.get("method"):
+                method.restore(state["method"])
+
+        build = _BatchBuilder(tokenizer, settings.max_length, device)
+
+        history: list[dict[str, float]] = []
+        tokens = 0
+        began = time.perf_counter()
+        # State at the last step boundary where the weights were updated: what a checkpoint
+        # written now (on schedule or on interrupt) describes.
+        boundary: dict[str, Any] = {}
+
+        def mark_boundary(epoch: int, batches_done: int, epoch_generator_state: torch.Tensor, epoch_done: bool) -> None:
+            if not checkpointing:
+                return  # nothing will be saved; capturing every RNG each step would be pure overhead
+            boundary.update(
+                step=step,
+                next_epoch=epoch + 1 if epoch_done else epoch,
+                skip_batches=0 if epoch_done else batches_done,
+                accumulation_step=accelerator.step,
+                scheduler=scheduler.state_dict(),
+                method=method.state(),
+                rng={
+                    **checkpoints.capture_rng(),
+                    "retain": checkpoints.python_rng_state(retain_rng),
+                    "epoch_generator": (generator.get_state() if epoch_done else epoch_generator_state).clone(),
+                },
+            )
+
+        def save(reason: str) -> None:
+            if not boundary:
+                return
+            checkpoints.save(
+                checkpoint_dir,
+                model=accelerator.unwrap_model(model),
+                optimizer_state=optimizer.state_dict(),
+                boundary=boundary,
+                settings=settings,
+                method=method_cls.name,
+                n_examples=len(main_pairs),
+                reason=reason,
+            )
+
+        n_batches = len(loader)
+        todo = n_batches * (settings.epochs - start_epoch) - skip
+        model.train()
+        guard = _InterruptGuard()
+        try:
+            with guard, progress_bar(f"unlearn [{settings.method}]", total=todo) as bar:
+                for epoch in range(start_epoch, settings.epochs):
+                    resuming = saved is not None and epoch == start_epoch
+                    if resuming and not skip:
+                        _restore_rngs(state, retain_rng)
+                    epoch_generator_state = generator.get_state()
+                    batches = iter(loader)
+                    batches_done = 0
+                    if resuming and skip:
+                        # The interrupted run's shuffled order: replay this epoch's permutation
+                        # and drop the batches it already trained on.
+                        for _ in range(skip):
+                            next(batches)
+                        batches_done = skip
+                        _restore_rngs(state, retain_rng)
+                    if resuming or not boundary:
+                        mark_boundary(epoch, batches_done, epoch_generator_state, epoch_done=False)
+                    for index_batch in batches:
+                        indices = index_batch.tolist()
+                        with accelerator.accumulate(model):
+                            ctx = StepContext(
+                                model=model, indices=indices, device=device, forget=data.forget,
+                                templates=templates_by_epoch[epoch] if templates_by_epoch is not None else None,
+                                retain=data.retain if "retain" in needs else None,
+                                build_batch=build, retain_rng=retain_rng, method=method_cls.name,
+                                process_index=accelerator.process_index, num_processes=accelerator.num_processes,
+                                epoch=epoch,
+                            )
+                            loss, parts = method.loss(ctx)
+                            loss_value = float(loss.detach())
+                            if accelerator.num_processes > 1:
+                                # What every process logs, and what PDU's dual ascent reads, is the
+                                # global batch's mean, not one shard's (so the processes agree).
+                                loss_value, parts = _mean_over_processes(accelerator, loss_value, parts)
+                            accelerator.backward(loss)
+                            if accelerator.sync_gradients and settings.max_grad_norm > 0:
+                                accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+                            with guard.update():
+                                optimizer.step()
+                                scheduler.step()
+                                optimizer.zero_grad()
+                                if accelerator.sync_gradients:
+                                    method.after_update(parts, epoch)
+                                tokens += ctx.tokens
+                                step += 1
+                                batches_done += 1
+                                if accelerator.sync_gradients:
+                                    mark_boundary(epoch, batches_done, epoch_generator_state, epoch_done=batches_done == n_batches)
+                        record = {"step": step, "epoch": epoch, "loss": loss_value, **parts}
+                        history.append(record)
+                        if on_step is not None:
+                            on_step(step, record)
+                        bar.advance(1, status=f"loss {record['loss']:.4f}")
+                        if (
+                            checkpointing and checkpoint_steps
+                            and accelerator.sync_gradients and step % checkpoint_steps == 0
+                        ):
+                            save("steps")
+                    if checkpointing and checkpoint_every and (epoch + 1) % checkpoint_every == 0:
+                        save("epoch")
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, TrainingInterrupted):
+                raise
+            where = None
+            if checkpointing:
+                save("interrupt")
+                if (checkpoint_dir / checkpoints.LATEST).is_file():
+                    where = checkpoint_dir
+            raise TrainingInterrupted(step, where, resume_command) from None
+    finally:
+        method.teardown()
     model = accelerator.unwrap_model(model)
     model.eval()
     return TrainResult(
         steps=step, history=history, seconds=time.perf_counter() - began, tokens=tokens,
         checkpoint_dir=checkpoint_dir if checkpointing else None,
     )
+
+
+def _mean_over_processes(accelerator, loss_value: float, parts: dict[str, float]) -> tuple[float, dict[str, float]]:
+    """The loss and every part averaged over the processes (one all-reduce)."""
+    keys = sorted(parts)
+    values = torch.tensor([loss_value, *(parts[k] for k in keys)], dtype=torch.float64, device=accelerator.device)
+    means = accelerator.reduce(values, reduction="mean").tolist()
+    return means[0], dict(zip(keys, means[1:]))
 
 
 def _restore_rngs(state: dict[str, Any], retain_rng: random.Random) -> None:

@@ -12,22 +12,34 @@ else:
 * ``setup(env)`` -- optional, once before training on the *original* model (reference
   log-probabilities, a frozen reference copy);
 * ``loss(ctx) -> (loss, parts)`` -- the scalar loss of one batch and its named parts as
-  floats. The maths lives in :mod:`reliant.unlearning.losses`.
+  floats. The maths lives in :mod:`reliant.unlearning.losses`;
+* ``teardown()`` -- once after training: removes what ``setup`` attached to the model.
 
-Adding a method is one file::
+The shared pieces live here once: ``Params`` extend :class:`ForgetWeight` or
+:class:`ForgetRetainWeights`; ``ctx.forget_logits()`` is the forget forward pass;
+:meth:`UnlearningMethod.objective` forms ``gamma * forget + alpha * retain`` (with the
+token-mean retain NLL when a method needs retain data and passes no retain term of its own);
+``holds_reference_copy = True`` keeps a frozen copy of the original model, read with
+:meth:`UnlearningMethod.reference_logits`. Adding a method is one file::
+
+    @dataclass
+    class MyParams(ForgetRetainWeights):
+        beta: float = own_option("my_beta", 1.0, "...", gt=0)
 
     @register
     class MyMethod(UnlearningMethod):
         name, label, needs = "mine", "Mine", frozenset({"retain"})
         Params = MyParams
         def loss(self, ctx):
-            ...
+            logits, forget = ctx.forget_logits()
+            return self.objective(ctx, my_forget_loss(logits, forget["labels"], self.params.beta))
 
 and one import line in ``reliant/unlearning/methods/__init__.py``.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import random
@@ -104,6 +116,21 @@ def own_option(setting: str, default: float, help: str, **limits: Any) -> Any:
 
 
 @dataclass
+class ForgetWeight:
+    """The forget weight every unlearning objective scales its forget term by; a method's
+    ``Params`` extends this (or :class:`ForgetRetainWeights`) with its own fields."""
+
+    forget_weight: float = forget_weight_option()
+
+
+@dataclass
+class ForgetRetainWeights(ForgetWeight):
+    """Forget and retain weights, ``gamma * forget + alpha * retain`` (OpenUnlearning's GradDiff)."""
+
+    retain_weight: float = retain_weight_option()
+
+
+@dataclass
 class SetupEnv:
     """What :meth:`UnlearningMethod.setup` sees: the original model before any update."""
 
@@ -171,6 +198,17 @@ class StepContext:
             halves += [logits[rows, :width], part]
         return halves[0], halves[1], halves[2], halves[3]
 
+    def forget_logits(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The logits and the tokenised batch of this step's forget answers (one forward pass)."""
+        forget = self.batch(self.forget_pairs())
+        return self.logits(forget), forget
+
+    def retain_nll(self) -> torch.Tensor:
+        """NLL of a random retain batch averaged over all its answer tokens (OpenUnlearning's
+        ``retain_loss_type: NLL``, i.e. ``model(**retain_inputs).loss``)."""
+        retain = self.batch(self.retain_pairs())
+        return losses.token_mean_nll(self.logits(retain), retain["labels"])
+
     def forget_pairs(self) -> list[tuple[str, str]]:
         return [self.forget[i] for i in self.indices]
 
@@ -209,6 +247,10 @@ class UnlearningMethod(ABC):
     Params: ClassVar[type] = NoParams
     trains_on: ClassVar[str] = "forget"
     """The list one epoch runs over: ``"forget"`` (every unlearning method) or ``"retain"``."""
+    holds_reference_copy: ClassVar[bool] = False
+    """Whether :meth:`setup` keeps a frozen copy of the original model (``self.reference_model``,
+    read through :meth:`reference_logits`): for methods that need its full next-token
+    distribution or its activations on batches that change every step."""
 
     def __init__(self, params: Any | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -225,8 +267,43 @@ class UnlearningMethod(ABC):
                 values[f.name] = getattr(settings, source)
         return cls.Params(**values)
 
-    def setup(self, env: SetupEnv) -> None:  # noqa: B027 - optional hook
-        """Once before training, on the original model."""
+    def setup(self, env: SetupEnv) -> None:
+        """Once before training, on the original model (an override calls ``super().setup``)."""
+        self.reference_model = self.frozen_copy(env.model) if self.holds_reference_copy else None
+
+    def teardown(self) -> None:
+        """Once after training (also when it stops on an error or Ctrl-C): undo what
+        :meth:`setup` attached to the model (RMU's forward hooks) and drop the reference copy."""
+        self.reference_model = None
+
+    def reference_logits(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The frozen original model's logits on ``batch`` (no gradient)."""
+        with torch_lazy.no_grad():
+            return self.reference_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+
+    def objective(
+        self, ctx: StepContext, forget_loss: torch.Tensor, retain_loss: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """``gamma * forget_loss + alpha * retain_loss`` and its parts (OpenUnlearning's GradDiff sum).
+
+        ``gamma``/``alpha`` are ``params.forget_weight``/``params.retain_weight``. A method that
+        declares ``needs`` retain and passes no ``retain_loss`` gets OpenUnlearning's default
+        retain term, the token-mean NLL of a random retain batch (:meth:`StepContext.retain_nll`);
+        a forget-only method gets ``gamma * forget_loss`` alone."""
+        if retain_loss is None and "retain" in self.needs:
+            retain_loss = ctx.retain_nll()
+        parts = {"forget": float(forget_loss.detach())}
+        loss = self.params.forget_weight * forget_loss
+        if retain_loss is not None:
+            parts["retain"] = float(retain_loss.detach())
+            loss = loss + self.params.retain_weight * retain_loss
+        return loss, parts
+
+    @staticmethod
+    def frozen_copy(model: Any) -> Any:
+        """A frozen copy of the original model, for methods that need its full next-token
+        distribution (or activations) on batches that change every step."""
+        return copy.deepcopy(model).eval().requires_grad_(False)
 
     def after_update(self, parts: dict[str, float], epoch: int) -> None:  # noqa: B027 - optional hook
         """After each optimizer update, with that step's loss parts (PDU's dual ascent)."""

@@ -14,31 +14,8 @@ lacks). The original model's log-probabilities are cached before training for ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from reliant.unlearning.methods.ascent import retain_nll, with_retain
-from reliant.unlearning.methods.base import (
-    SetupEnv,
-    StepContext,
-    UnlearningMethod,
-    beta_option,
-    forget_weight_option,
-    losses,
-    register,
-    retain_weight_option,
-    torch_lazy,
-)
-
-
-@dataclass
-class IdkDPOForgetParams:
-    beta: float = beta_option()
-    forget_weight: float = forget_weight_option()
-
-
-@dataclass
-class IdkDPOParams(IdkDPOForgetParams):
-    retain_weight: float = retain_weight_option()
+from reliant.unlearning.methods.base import SetupEnv, StepContext, UnlearningMethod, losses, register, torch_lazy
+from reliant.unlearning.methods.npo import NPOForgetParams, NPOParams
 
 
 @register
@@ -47,7 +24,8 @@ class IdkDPOForgetOnly(UnlearningMethod):
     label = "IdkDPO (forget only)"
     needs = frozenset({"template", "reference"})
     summary = "DPO preferring a refusal over the forget answer, no retain term"
-    Params = IdkDPOForgetParams
+    # beta 0.1 and the weights: the same declarations as NPO's (OpenUnlearning DPO.yaml = NPO.yaml).
+    Params = NPOForgetParams
 
     def setup(self, env: SetupEnv) -> None:
         self.reference_forget = env.reference_logps(env.forget)
@@ -56,7 +34,7 @@ class IdkDPOForgetOnly(UnlearningMethod):
         values = env.reference_logps([(env.forget[i][0], t) for i, t in keys]).tolist()
         self.reference_template = dict(zip(keys, values))
 
-    def forget_term(self, ctx: StepContext):
+    def loss(self, ctx: StepContext):
         template_pairs = ctx.template_pairs()
         # Preferred (refusal) and dispreferred (forget answer) rows in one forward pass.
         forget_logits, forget, template_logits, template = ctx.logits_of_both(ctx.forget_pairs(), template_pairs)
@@ -68,11 +46,9 @@ class IdkDPOForgetOnly(UnlearningMethod):
             [self.reference_template[(i, t)] for i, (_, t) in zip(ctx.indices, template_pairs)],
             dtype=win.dtype, device=ctx.device,
         )
-        return losses.dpo_loss(win, lose, reference_win, self.reference_forget[ctx.indices].to(ctx.device),
-                               beta=self.params.beta)
-
-    def loss(self, ctx: StepContext):
-        return with_retain(self.forget_term(ctx), None, self.params)
+        forget_loss = losses.dpo_loss(win, lose, reference_win, self.reference_forget[ctx.indices].to(ctx.device),
+                                      beta=self.params.beta)
+        return self.objective(ctx, forget_loss)
 
 
 @register
@@ -81,8 +57,4 @@ class IdkDPO(IdkDPOForgetOnly):
     label = "IdkDPO"
     needs = frozenset({"template", "retain", "reference"})
     summary = "DPO preferring a refusal over the forget answer plus token-mean NLL on retain (OpenUnlearning DPO)"
-    Params = IdkDPOParams
-
-    def loss(self, ctx: StepContext):
-        forget_loss = self.forget_term(ctx)
-        return with_retain(forget_loss, retain_nll(ctx), self.params)
+    Params = NPOParams

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reliant.unlearning.methods.ascent import retain_nll, with_retain
 from reliant.unlearning.methods.base import (
+    ForgetRetainWeights,
+    ForgetWeight,
     SetupEnv,
     StepContext,
     UnlearningMethod,
     beta_option,
-    forget_weight_option,
     losses,
     own_option,
     register,
@@ -36,14 +36,13 @@ from reliant.unlearning.methods.base import (
 
 
 @dataclass
-class NPOForgetParams:
+class NPOForgetParams(ForgetWeight):
     beta: float = beta_option()
-    forget_weight: float = forget_weight_option()
 
 
 @dataclass
-class NPOParams(NPOForgetParams):
-    retain_weight: float = retain_weight_option()
+class NPOParams(NPOForgetParams, ForgetRetainWeights):
+    pass
 
 
 @dataclass
@@ -63,8 +62,8 @@ class SimNPOParams(SimNPOForgetParams):
 
 def policy_forget_logps(ctx: StepContext):
     """Summed answer log-probabilities of the batch's forget answers and their token counts."""
-    forget = ctx.batch(ctx.forget_pairs())
-    token_logps, mask = losses.answer_token_logprobs(ctx.logits(forget), forget["labels"])
+    logits, forget = ctx.forget_logits()
+    token_logps, mask = losses.answer_token_logprobs(logits, forget["labels"])
     return (token_logps * mask).sum(-1), mask.sum(-1)
 
 
@@ -79,12 +78,10 @@ class NPOForgetOnly(UnlearningMethod):
     def setup(self, env: SetupEnv) -> None:
         self.reference_forget = env.reference_logps(env.forget)
 
-    def forget_term(self, ctx: StepContext):
-        policy, _ = policy_forget_logps(ctx)
-        return losses.npo_loss(policy, self.reference_forget[ctx.indices].to(ctx.device), beta=self.params.beta)
-
     def loss(self, ctx: StepContext):
-        return with_retain(self.forget_term(ctx), None, self.params)
+        policy, _ = policy_forget_logps(ctx)
+        forget_loss = losses.npo_loss(policy, self.reference_forget[ctx.indices].to(ctx.device), beta=self.params.beta)
+        return self.objective(ctx, forget_loss)
 
 
 @register
@@ -95,10 +92,6 @@ class NPO(NPOForgetOnly):
     summary = "NPO plus token-mean NLL on retain batches (OpenUnlearning NPO)"
     Params = NPOParams
 
-    def loss(self, ctx: StepContext):
-        forget_loss = self.forget_term(ctx)
-        return with_retain(forget_loss, retain_nll(ctx), self.params)
-
 
 @register
 class SimNPOForgetOnly(UnlearningMethod):
@@ -108,12 +101,9 @@ class SimNPOForgetOnly(UnlearningMethod):
     summary = "reference-free, length-normalised NPO, no retain term (SimNPO paper)"
     Params = SimNPOForgetParams
 
-    def forget_term(self, ctx: StepContext):
-        logps, counts = policy_forget_logps(ctx)
-        return losses.simnpo_loss(logps, counts, beta=self.params.beta, delta=self.params.delta)
-
     def loss(self, ctx: StepContext):
-        return with_retain(self.forget_term(ctx), None, self.params)
+        logps, counts = policy_forget_logps(ctx)
+        return self.objective(ctx, losses.simnpo_loss(logps, counts, beta=self.params.beta, delta=self.params.delta))
 
 
 @register
@@ -123,7 +113,3 @@ class SimNPO(SimNPOForgetOnly):
     needs = frozenset({"retain"})
     summary = "SimNPO plus token-mean NLL on retain batches (OpenUnlearning SimNPO)"
     Params = SimNPOParams
-
-    def loss(self, ctx: StepContext):
-        forget_loss = self.forget_term(ctx)
-        return with_retain(forget_loss, retain_nll(ctx), self.params)

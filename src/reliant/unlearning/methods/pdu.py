@@ -21,30 +21,26 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from reliant.core.config import option
-from reliant.unlearning.methods.ascent import retain_nll
 from reliant.unlearning.methods.base import (
+    ForgetRetainWeights,
     SetupEnv,
     StepContext,
     UnlearningMethod,
-    forget_weight_option,
     losses,
     own_option,
     register,
-    retain_weight_option,
     settings_field,
 )
 
 
 @dataclass
-class PDUParams:
+class PDUParams(ForgetRetainWeights):
     retain_eps: Optional[float] = settings_field(
         "pdu_retain_eps", option(None, "PDU's bound on the retain NLL (default: the original model's token-mean "
                                        "retain NLL).", min=0))
     dual_step: float = own_option("pdu_dual_step", 1.0, "PDU's dual step size (OpenUnlearning: 1).", min=0)
     dual_warmup_epochs: int = own_option("pdu_dual_warmup_epochs", 5,
                                          "Epochs before PDU updates its dual variable (OpenUnlearning: 5).", min=0)
-    forget_weight: float = forget_weight_option()
-    retain_weight: float = retain_weight_option()
 
 
 @register
@@ -63,9 +59,9 @@ class PDU(UnlearningMethod):
             self.eps = float(env.reference_retain_nll())
 
     def loss(self, ctx: StepContext):
-        forget = ctx.batch(ctx.forget_pairs())
-        forget_loss = losses.pdu_forget_loss(ctx.logits(forget), forget["labels"])
-        slack = retain_nll(ctx) - self.eps
+        logits, forget = ctx.forget_logits()
+        forget_loss = losses.pdu_forget_loss(logits, forget["labels"])
+        slack = ctx.retain_nll() - self.eps
         loss = self.params.forget_weight * forget_loss + self.dual * slack
         return loss, {"forget": float(forget_loss.detach()), "retain_slack": float(slack.detach()), "dual": self.dual}
 

@@ -19,25 +19,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reliant.unlearning.methods.ascent import frozen_copy, retain_nll, with_retain
 from reliant.unlearning.methods.base import (
-    SetupEnv,
+    ForgetRetainWeights,
+    ForgetWeight,
     StepContext,
     UnlearningMethod,
-    forget_weight_option,
     losses,
     own_option,
     register,
     retain_weight_option,
-    torch_lazy,
 )
 
 
 @dataclass
-class WGAParams:
+class WGAParams(ForgetRetainWeights):
     beta: float = own_option("wga_beta", 1.0, "WGA's exponent on the token probability weight (OpenUnlearning: 1).", gt=0)
-    forget_weight: float = forget_weight_option()
-    retain_weight: float = retain_weight_option()
 
 
 @dataclass
@@ -50,22 +46,15 @@ class SatImpParams:
 
 
 @dataclass
-class CEUParams:
+class CEUParams(ForgetWeight):
     ignore_first: int = own_option("ceu_ignore_first", 1,
                                    "Answer tokens at the start that CE-U does not unlearn (OpenUnlearning: 1).", min=0)
-    forget_weight: float = forget_weight_option()
 
 
 @dataclass
-class UNDIALParams:
+class UNDIALParams(ForgetWeight):
     beta: float = own_option("undial_beta", 10.0,
                              "UNDIAL's logit reduction on the true token (OpenUnlearning: 10).", gt=0)
-    forget_weight: float = forget_weight_option()
-
-
-def forget_batch(ctx: StepContext):
-    forget = ctx.batch(ctx.forget_pairs())
-    return ctx.logits(forget), forget
 
 
 @register
@@ -77,9 +66,8 @@ class WGA(UnlearningMethod):
     Params = WGAParams
 
     def loss(self, ctx: StepContext):
-        logits, forget = forget_batch(ctx)
-        forget_loss = losses.wga_loss(logits, forget["labels"], beta=self.params.beta)
-        return with_retain(forget_loss, retain_nll(ctx), self.params)
+        logits, forget = ctx.forget_logits()
+        return self.objective(ctx, losses.wga_loss(logits, forget["labels"], beta=self.params.beta))
 
 
 @register
@@ -91,9 +79,8 @@ class SatImp(UnlearningMethod):
     Params = SatImpParams
 
     def loss(self, ctx: StepContext):
-        logits, forget = forget_batch(ctx)
-        forget_loss = losses.satimp_loss(logits, forget["labels"], beta1=self.params.beta1, beta2=self.params.beta2)
-        return with_retain(forget_loss, retain_nll(ctx), self.params)
+        logits, forget = ctx.forget_logits()
+        return self.objective(ctx, losses.satimp_loss(logits, forget["labels"], beta1=self.params.beta1, beta2=self.params.beta2))
 
 
 @register
@@ -105,9 +92,8 @@ class CEU(UnlearningMethod):
     Params = CEUParams
 
     def loss(self, ctx: StepContext):
-        logits, forget = forget_batch(ctx)
-        forget_loss = losses.ceu_loss(logits, forget["labels"], ignore_first_n_answer_tokens=self.params.ignore_first)
-        return with_retain(forget_loss, None, self.params)
+        logits, forget = ctx.forget_logits()
+        return self.objective(ctx, losses.ceu_loss(logits, forget["labels"], ignore_first_n_answer_tokens=self.params.ignore_first))
 
 
 @register
@@ -117,15 +103,11 @@ class UNDIAL(UnlearningMethod):
     needs = frozenset({"reference"})
     summary = "self-distillation towards the original model's logits with the true token lowered, forget only"
     Params = UNDIALParams
-
-    def setup(self, env: SetupEnv) -> None:
-        # The teacher's full next-token distribution on every forget position; a frozen
-        # copy is cheaper to hold than those logits for a real vocabulary.
-        self.reference_model = frozen_copy(env.model)
+    # The teacher's full next-token distribution on every forget position; a frozen copy is
+    # cheaper to hold than those logits for a real vocabulary.
+    holds_reference_copy = True
 
     def loss(self, ctx: StepContext):
-        logits, forget = forget_batch(ctx)
-        with torch_lazy.no_grad():
-            teacher = self.reference_model(input_ids=forget["input_ids"], attention_mask=forget["attention_mask"]).logits
-        forget_loss = losses.undial_loss(logits, teacher, forget["labels"], beta=self.params.beta)
-        return with_retain(forget_loss, None, self.params)
+        logits, forget = ctx.forget_logits()
+        teacher = self.reference_logits(forget)
+        return self.objective(ctx, losses.undial_loss(logits, teacher, forget["labels"], beta=self.params.beta))

@@ -19,28 +19,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reliant.unlearning.methods.ascent import frozen_copy
-from reliant.unlearning.methods.ascent import with_retain
 from reliant.unlearning.methods.base import (
+    ForgetRetainWeights,
     SetupEnv,
     StepContext,
     UnlearningMethod,
-    forget_weight_option,
     losses,
     own_option,
     register,
-    retain_weight_option,
     torch_lazy,
 )
 
 
 @dataclass
-class RMUParams:
+class RMUParams(ForgetRetainWeights):
     layer: int = own_option("rmu_layer", 7, "Decoder layer RMU steers (OpenUnlearning: 7; a shallower model uses "
                             "its middle layer).", min=0)
     steering: float = own_option("rmu_steering", 2.0, "RMU's steering coefficient c (OpenUnlearning RMU.yaml: 2).", gt=0)
-    forget_weight: float = forget_weight_option()
-    retain_weight: float = retain_weight_option()
 
 
 def decoder_layers(model):
@@ -72,17 +67,26 @@ class RMU(UnlearningMethod):
     needs = frozenset({"retain", "reference"})
     summary = "steers one layer's forget activations to a random direction, keeps retain activations"
     Params = RMUParams
+    holds_reference_copy = True  # the original model's activations on fresh retain batches
 
     def setup(self, env: SetupEnv) -> None:
+        super().setup(env)
         layers = decoder_layers(env.model)
         self.layer_used = self.params.layer if self.params.layer < len(layers) else len(layers) // 2
-        self.reference_model = frozen_copy(env.model)
         self.policy_capture = _Capture(layers[self.layer_used])
         self.reference_capture = _Capture(decoder_layers(self.reference_model)[self.layer_used])
         hidden = self._hidden_size(env)
         generator = torch_lazy.Generator().manual_seed(env.seed)
         direction = torch_lazy.rand(1, 1, hidden, generator=generator)
         self.control = direction / direction.norm() * self.params.steering
+
+    def teardown(self) -> None:
+        # The hooks would otherwise stay on the user's model after training.
+        for capture in (getattr(self, "policy_capture", None), getattr(self, "reference_capture", None)):
+            if capture is not None:
+                capture.handle.remove()
+                capture.output = None
+        super().teardown()
 
     def _hidden_size(self, env: SetupEnv) -> int:
         config = getattr(env.model, "config", None)
@@ -92,17 +96,15 @@ class RMU(UnlearningMethod):
         return int(size)
 
     def loss(self, ctx: StepContext):
-        forget = ctx.batch(ctx.forget_pairs())
-        ctx.logits(forget)
+        _, forget = ctx.forget_logits()
         forget_acts = self.policy_capture.output
         control = self.control.to(device=forget_acts.device, dtype=forget_acts.dtype)
         forget_loss = losses.rmu_activation_loss(forget_acts, control, forget["labels"] != -100)
         retain = ctx.batch(ctx.retain_pairs())
         ctx.logits(retain)
         retain_acts = self.policy_capture.output
-        with torch_lazy.no_grad():
-            self.reference_model(input_ids=retain["input_ids"], attention_mask=retain["attention_mask"])
+        self.reference_logits(retain)  # fills reference_capture
         retain_loss = losses.rmu_activation_loss(retain_acts, self.reference_capture.output, retain["labels"] != -100)
-        loss, parts = with_retain(forget_loss, retain_loss, self.params)
+        loss, parts = self.objective(ctx, forget_loss, retain_loss)
         parts["layer"] = float(self.layer_used)
         return loss, parts
