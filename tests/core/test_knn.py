@@ -339,3 +339,38 @@ def test_tie_path_does_not_resort_rows():
 def test_unknown_tie_break():
     with pytest.raises(UserError, match="tie_break"):
         knn(GOOD, k=1, tie_break="first")
+
+
+# --------------------------------------------------------------------------- ivf tuned to a recall
+
+
+def test_ivf_recall_target_picks_enough_probes():
+    rng = np.random.default_rng(2)
+    centers = rng.normal(size=(30, 16))
+    points = (centers[rng.integers(0, 30, 4000)] + 0.5 * rng.normal(size=(4000, 16))).astype(np.float32)
+    _, exact_idx = knn(points, k=10, backend="exact")
+    info: dict = {}
+    _, idx = knn(points, k=10, backend="ivf", recall=0.95, seed=0, info=info)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact_idx, idx)])
+    assert info["cells"] > info["nprobe"] >= 1
+    assert info["estimated_recall"] >= 0.95
+    assert recall >= 0.93  # the estimate is on 500 sampled rows
+    assert not (idx == np.arange(4000)[:, None]).any()
+    # a fixed nprobe of 1 is worse, so the target changed something
+    _, one = knn(points, k=10, backend="ivf", nprobe=1, seed=0)
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact_idx, one)]) < recall
+
+
+def test_ivf_against_a_separate_pool():
+    rng = np.random.default_rng(3)
+    pool = rng.normal(size=(2000, 8)).astype(np.float32)
+    queries = rng.normal(size=(50, 8)).astype(np.float32)
+    _, exact_idx = knn(queries, pool, k=4, backend="exact")
+    _, idx = knn(queries, pool, k=4, backend="ivf", nprobe=10**6, seed=0)
+    np.testing.assert_array_equal(idx, exact_idx)
+
+
+@pytest.mark.parametrize("recall", [0, 1.5, "high"])
+def test_ivf_bad_recall_is_a_user_error(recall):
+    with pytest.raises(UserError, match="recall"):
+        knn(np.eye(20, dtype=np.float32), k=2, backend="ivf", recall=recall)

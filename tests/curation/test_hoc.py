@@ -130,3 +130,35 @@ def test_ivf_graph_matches_exact_neighbours():
     assert not (approx.idx == np.arange(2000)[:, None]).any()
     overlap = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(exact.idx, approx.idx)])
     assert overlap > 0.9
+
+
+@pytest.mark.parametrize(("k", "fraction"), [(2, 0.3), (3, 0.8), (5, 1.0), (1, 0.5)])
+def test_subsample_rounds_read_the_same_neighbours_as_restrict_to_sample(k, fraction):
+    """The rounds' fast path (full lists, zero weights) gives term for term the votes and
+    the HOC pairs of the compacted lists, padding (-1) included."""
+    from reliant.curation.neighbors import NeighborGraph, SubsampleRounds, nth_sampled_column
+    from reliant.curation.simifeat import knn_label_votes, sampled_label_votes
+
+    rng = np.random.default_rng(k)
+    n, width = 300, 5
+    idx = rng.integers(0, n, size=(n, width))
+    idx[::4, 3:] = -1
+    sims = np.sort(rng.random((n, width)), axis=1)[:, ::-1].astype(np.float32)
+    graph = NeighborGraph(sims=np.where(idx < 0, -1.0, sims).astype(np.float32), idx=idx, backend="test")
+    labels = rng.integers(0, 3, size=n)
+    rounds = SubsampleRounds(graph)
+    rows = rounds.draw(np.random.default_rng(9), int(fraction * n))
+    expected_rows = np.sort(np.random.default_rng(9).choice(n, size=int(fraction * n), replace=False)) \
+        if int(fraction * n) < n else np.arange(n)
+    np.testing.assert_array_equal(rows, expected_rows)
+    in_sample = np.zeros(n, dtype=bool)
+    in_sample[rows] = True
+    near_idx, near_sims, valid = restrict_to_sample(graph, rows, in_sample, k)
+    expected = knn_label_votes(labels, near_idx, near_sims, valid, labels[rows], 3)
+    np.testing.assert_array_equal(sampled_label_votes(labels, rounds, rows, k, 3), expected)
+    full_idx, member, count = rounds.sampled_neighbours(rows)
+    compacted = restrict_to_sample(graph, rows, in_sample, width)[0]
+    for nth in range(min(k, 2)):
+        column = nth_sampled_column(member, count, nth)
+        np.testing.assert_array_equal(np.where(compacted[:, nth] < 0, n, compacted[:, nth]),
+                                      full_idx[np.arange(len(rows)), column])

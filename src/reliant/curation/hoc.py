@@ -27,7 +27,7 @@ import numpy as np
 
 from reliant.core.arrays import softmax
 from reliant.core.progress import progress_bar, track
-from reliant.curation.neighbors import NeighborGraph, restrict_to_sample
+from reliant.curation.neighbors import NeighborGraph, SubsampleRounds
 
 
 @dataclass
@@ -167,14 +167,20 @@ def estimate_transition(
     size = max(3, min(n, int(round(sample_fraction * n))))
     sums = [np.zeros(K), np.zeros((K, K)), np.zeros((K, K, K))]
     dropped = 0
+    subsample = SubsampleRounds(graph)
+    row_index = None
     for _ in track(range(max(1, rounds)), "HOC: consensus counts over subsample rounds"):
-        rows = np.sort(rng.choice(n, size=size, replace=False)) if size < n else np.arange(n)
-        in_sample = np.zeros(n, dtype=bool)
-        in_sample[rows] = True
-        idx, _, valid = restrict_to_sample(graph, rows, in_sample, 2)
-        ok = valid.all(axis=1)
-        dropped += int((~ok).sum())
-        counts = consensus_counts(labels[rows[ok]], labels[idx[ok, 0]], labels[idx[ok, 1]], K)
+        rows = subsample.draw(rng, size)
+        # The two nearest sampled neighbours of each sampled row, read off the graph's
+        # lists (= restrict_to_sample(..., 2), without compacting the lists).
+        idx, member, count = subsample.sampled_neighbours(rows)
+        ok = count[:, -1] >= 2
+        dropped += int(len(rows) - np.count_nonzero(ok))
+        if row_index is None or len(row_index) != len(rows):
+            row_index = np.arange(len(rows))
+        first = idx[row_index, np.argmax(member, axis=1)]
+        second = idx[row_index, np.argmax(count >= 2, axis=1)]
+        counts = consensus_counts(labels[rows[ok]], labels[first[ok]], labels[second[ok]], K)
         for total, c in zip(sums, counts):
             total += c
     consensus = tuple(s / max(1, rounds) for s in sums)

@@ -34,7 +34,7 @@ import numpy as np
 
 from reliant.core.progress import track
 from reliant.curation.config import SIMIFEAT_METHODS as METHODS
-from reliant.curation.neighbors import NeighborGraph, restrict_to_sample
+from reliant.curation.neighbors import NeighborGraph, SubsampleRounds, nth_sampled_column
 
 RATE_CLIP = (0.05, 0.95)
 
@@ -90,28 +90,55 @@ def rank_rates(T: np.ndarray, p: np.ndarray, noisy_prior: np.ndarray, clip: str 
     return np.where(rates <= 0.0, RATE_CLIP[0], np.where(rates >= 1.0, RATE_CLIP[1], rates))
 
 
+def sampled_label_votes(
+    labels: np.ndarray, subsample: SubsampleRounds, rows: np.ndarray, k: int, num_classes: int,
+) -> np.ndarray:
+    """:func:`knn_label_votes` of the sampled ``rows`` over their ``k`` nearest sampled
+    neighbours, read off the graph's full lists with zero weight for the other slots
+    instead of compacting them (:func:`restrict_to_sample`); the sums are the same, term
+    by term and in the same order."""
+    K = num_classes
+    idx, member, count = subsample.sampled_neighbours(rows)
+    sims = subsample.sims[rows]
+    used = member & (count <= k)
+    weights = np.clip(sims.astype(np.float64), 0.0, None) * used
+    row_index = np.arange(len(rows))
+    nearest = sims[row_index, nth_sampled_column(member, count, 0)]
+    if k >= 2:
+        second = sims[row_index, nth_sampled_column(member, count, 1)]
+        self_weight = np.clip(2.0 * nearest - second, 0.0, None)
+    else:
+        self_weight = np.clip(nearest.astype(np.float64), 0.0, None)
+    # labels of the sentinel (padding) slots do not matter: their weight is zero
+    neighbour_labels = np.append(labels, 0)[idx]
+    cells = (row_index[:, None] * K + neighbour_labels).ravel()
+    votes = np.bincount(cells, weights=weights.ravel(), minlength=len(rows) * K).reshape(len(rows), K)
+    votes[row_index, labels[rows]] += self_weight
+    norms = np.linalg.norm(votes, axis=1, keepdims=True)
+    return votes / np.maximum(norms, 1e-12)
+
+
 def detect_round(
-    labels: np.ndarray, rows: np.ndarray, nbr_idx, nbr_sims, valid, num_classes: int, method: str,
+    own: np.ndarray, f: np.ndarray, num_classes: int, method: str,
     class_rates: np.ndarray | None, rng: np.random.Generator, suggestion: str = "winner",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One round on the sampled ``rows``: returns (flagged mask over rows, vote winner)."""
-    own = labels[rows]
-    f = knn_label_votes(labels, nbr_idx, nbr_sims, valid, own, num_classes)
+    """One round from the sampled rows' own labels and normalised votes ``f``: returns
+    (flagged mask over the rows, each row's proposal)."""
     winner = np.argmax(f, axis=1)
     if method == "vote":
         return winner != own, winner  # a flagged row's winner is never its own label
-    score = -np.log(f[np.arange(len(rows)), own] + 1e-8)
-    flagged = np.zeros(len(rows), dtype=bool)
-    tiebreak = rng.random(len(rows))
-    for c in range(num_classes):
-        members = np.flatnonzero(own == c)
-        if len(members) == 0:
-            continue
-        m = int(round(class_rates[c] * len(members)))
-        if m == 0:
-            continue
-        order = np.lexsort((tiebreak[members], -score[members]))
-        flagged[members[order[:m]]] = True
+    score = -np.log(f[np.arange(len(own)), own] + 1e-8)
+    tiebreak = rng.random(len(own))
+    # Within each noisy class the round(r_c * n_c) highest scores, ties at random: one
+    # sort by (class, score descending, tie-break) instead of one sort per class.
+    order = np.lexsort((tiebreak, -score, own))
+    class_sizes = np.bincount(own, minlength=num_classes)
+    quota = np.array([int(round(class_rates[c] * size)) if size else 0 for c, size in enumerate(class_sizes)])
+    class_start = np.concatenate([[0], np.cumsum(class_sizes)[:-1]])
+    sorted_class = own[order]
+    rank_in_class = np.arange(len(own)) - class_start[sorted_class]
+    flagged = np.zeros(len(own), dtype=bool)
+    flagged[order[rank_in_class < quota[sorted_class]]] = True
     if suggestion == "winner":
         return flagged, winner
     # reliant's earlier rule: a flagged row whose own label wins proposes the runner-up
@@ -148,16 +175,16 @@ def detect_label_errors(
     size = max(2, min(n, int(round(sample_fraction * n))))
     flags = np.zeros(n)
     times = np.zeros(n)
-    suggest = np.zeros((n, K))
+    suggest = np.zeros(n * K, dtype=np.int64)
+    subsample = SubsampleRounds(graph)
     for _ in track(range(max(1, rounds)), f"SimiFeat-{method} rounds"):
-        rows = np.sort(rng.choice(n, size=size, replace=False)) if size < n else np.arange(n)
-        in_sample = np.zeros(n, dtype=bool)
-        in_sample[rows] = True
-        idx, sims, valid = restrict_to_sample(graph, rows, in_sample, k)
-        flagged, proposed = detect_round(labels, rows, idx, sims, valid, K, method, class_rates, rng, suggestion)
+        rows = subsample.draw(rng, size)
+        f = sampled_label_votes(labels, subsample, rows, k, K)
+        flagged, proposed = detect_round(labels[rows], f, K, method, class_rates, rng, suggestion)
         times[rows] += 1
         flags[rows[flagged]] += 1
-        suggest += np.bincount(rows[flagged] * K + proposed[flagged], minlength=n * K).reshape(n, K)
+        suggest += np.bincount(rows[flagged] * K + proposed[flagged], minlength=n * K)
+    suggest = suggest.reshape(n, K)
     flag_rate = (flags + 1.0) / (times + 2.0)
     is_flagged = flag_rate > 0.5
     suggest_prob = (suggest + 1.0) / (suggest.sum(axis=1, keepdims=True) + K)
