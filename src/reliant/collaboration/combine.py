@@ -31,7 +31,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-from reliant.core.arrays import log_softmax
+from reliant.core.arrays import fit_temperature, log_softmax
 
 __all__ = [
     "ConfusionCombiner",
@@ -40,24 +40,12 @@ __all__ = [
     "consult_curve",
     "cross_fit",
     "deferral_curve",
-    "fit_temperature",
+    "fit_temperature",  # re-exported from core.arrays (collaboration.api lists it)
     "human_confusion",
     "threshold_defer",
 ]
 
 DEFAULT_FRACTIONS: tuple[float, ...] = tuple(np.round(np.linspace(0.0, 1.0, 21), 3))
-
-
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """``argmin_T`` of the mean cross-entropy of ``softmax(logits / T)`` (searched over log T)."""
-    logits = np.asarray(logits, dtype=np.float64)
-    rows = np.arange(len(labels))
-
-    def nll(log_t: np.ndarray) -> float:
-        return float(-np.mean(log_softmax(logits / np.exp(log_t[0]), axis=1)[rows, labels]))
-
-    result = minimize(nll, np.zeros(1), method="L-BFGS-B", bounds=[(-4.0, 4.0)])
-    return float(np.exp(result.x[0]))
 
 
 def human_confusion(votes: np.ndarray, labels: np.ndarray, num_classes: int, alpha: float = 1.0) -> np.ndarray:

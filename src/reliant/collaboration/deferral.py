@@ -119,9 +119,18 @@ class _CalibratedMachine:
 
     l2 = 1e-3
 
-    def _prepare(self, data: DeferralData) -> None:
+    def fit(self, data: DeferralData) -> _CalibratedMachine:
+        """Calibrate the machine, standardise the features, then fit the linear rule that
+        minimises the subclass's ``_row_loss``; a rule defers where its score exceeds 0."""
         self.temperature_ = fit_temperature(data.logits, data.labels)
         self.mean_, self.scale_ = _standardise(data.features)
+        self.weights_ = self._fit_linear(self._design(data), self._row_loss(data))
+        self.threshold_ = 0.0
+        return self
+
+    def _row_loss(self, data: DeferralData) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """``z -> (loss of each row, d loss / d z)`` for the linear score ``z = design @ w``."""
+        raise NotImplementedError
 
     def _log_probs(self, data: DeferralData) -> np.ndarray:
         return log_softmax(data.logits / self.temperature_)
@@ -152,17 +161,13 @@ class CompareConfidence(_CalibratedMachine, DeferralMethod):
     name = "compare_confidence"
     label = "compare confidence (human model vs machine)"
 
-    def fit(self, data: DeferralData) -> CompareConfidence:
-        self._prepare(data)
-        design = self._design(data)
+    def _row_loss(self, data: DeferralData) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
         target = (data.other_pred == data.labels).astype(np.float64)
 
         def logistic(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return -(target * log_expit(z) + (1 - target) * log_expit(-z)), expit(z) - target
 
-        self.weights_ = self._fit_linear(design, logistic)
-        self.threshold_ = 0.0
-        return self
+        return logistic
 
     def human_right_probability(self, data: DeferralData) -> np.ndarray:
         return expit(self._design(data) @ self.weights_)
@@ -178,9 +183,7 @@ class RealizableSurrogate(_CalibratedMachine, DeferralMethod):
     name = "realizable_surrogate"
     label = "learned rejector (realizable surrogate)"
 
-    def fit(self, data: DeferralData) -> RealizableSurrogate:
-        self._prepare(data)
-        design = self._design(data)
+    def _row_loss(self, data: DeferralData) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
         z = self._log_probs(data)  # frozen classifier outputs: sum_k exp(z_k) = 1
         rows = np.arange(len(z))
         z_label = z[rows, data.labels]
@@ -193,9 +196,7 @@ class RealizableSurrogate(_CalibratedMachine, DeferralMethod):
             d_g = expit(g) - np.where(human_right, np.exp(g - np.logaddexp(z_label, g)), 0.0)
             return denominator - numerator, d_g
 
-        self.weights_ = self._fit_linear(design, surrogate)
-        self.threshold_ = 0.0
-        return self
+        return surrogate
 
     def score(self, data: DeferralData) -> np.ndarray:
         return self._design(data) @ self.weights_ - self._log_probs(data).max(axis=1)

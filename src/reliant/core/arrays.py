@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["confusion_matrix", "log_softmax", "probabilities_to_logits", "softmax"]
+__all__ = ["confusion_matrix", "fit_temperature", "log_softmax", "probabilities_to_logits", "softmax"]
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -46,3 +46,19 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
         with np.errstate(invalid="ignore", divide="ignore"):
             counts = np.where(totals > 0, counts / np.maximum(totals, 1e-300), np.nan)
     return counts
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """``argmin_T`` of the mean cross-entropy of ``softmax(logits / T)`` (searched over log T in
+    [-4, 4]): temperature scaling, shared by DROPS' calibration and the human-machine combination."""
+    from scipy.optimize import minimize  # here, so that importing arrays costs only numpy
+
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    rows = np.arange(len(labels))
+
+    def nll(log_t: np.ndarray) -> float:
+        return float(-np.mean(log_softmax(logits / np.exp(log_t[0]), axis=1)[rows, labels]))
+
+    result = minimize(nll, np.zeros(1), method="L-BFGS-B", bounds=[(-4.0, 4.0)])
+    return float(np.exp(result.x[0]))

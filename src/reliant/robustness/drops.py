@@ -101,6 +101,13 @@ class PostHocAdjuster:
     name = "post-hoc"
     offsets_: np.ndarray
 
+    def _start_fit(self, logits, labels, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Validated ``(logits, labels, groups, num_groups)``; sets ``prior_`` from ``self.prior``
+        (every adjuster that corrects for the training prior starts here)."""
+        logits, labels, groups, num_groups = _validate(logits, labels, groups)
+        self.prior_ = _class_prior(self.prior, logits.shape[1])
+        return logits, labels, groups, num_groups
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "offsets_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(logits, labels) first")
@@ -202,8 +209,7 @@ class LogitAdjustment(PostHocAdjuster):
 
     def fit(self, logits, labels, groups=None) -> LogitAdjustment:
         check_number(self.tau, "tau")
-        logits, labels, _, _ = _validate(logits, labels, groups)
-        self.prior_ = _class_prior(self.prior, logits.shape[1])
+        logits, labels, _, _ = self._start_fit(logits, labels, groups)
         self.offsets_ = -self.tau * np.log(self.prior_)
         self.weights_ = np.full(logits.shape[1], 1.0 / logits.shape[1])
         return self
@@ -227,9 +233,8 @@ class BalancedReweighting(PostHocAdjuster):
         self.grid = grid
 
     def fit(self, logits, labels, groups=None) -> BalancedReweighting:
-        logits, labels, groups, num_groups = _validate(logits, labels, groups)
+        logits, labels, groups, num_groups = self._start_fit(logits, labels, groups)
         k = logits.shape[1]
-        self.prior_ = _class_prior(self.prior, k)
         offsets = -np.log(self.prior_)
         steps = np.linspace(-self.span, self.span, self.grid)
         steps = steps[np.argsort(np.abs(steps), kind="stable")]  # ties resolve to the smallest move
@@ -269,9 +274,8 @@ class WorstClassReweighting(PostHocAdjuster):
         self.eta = eta
 
     def fit(self, logits, labels, groups=None) -> WorstClassReweighting:
-        logits, labels, groups, num_groups = _validate(logits, labels, groups)
+        logits, labels, groups, num_groups = self._start_fit(logits, labels, groups)
         k = logits.shape[1]
-        self.prior_ = _class_prior(self.prior, k)
         mapping = _group_class_matrix(labels, groups, num_groups, k)
         g = np.full(num_groups, 1.0 / num_groups)
         best = (-np.inf, -np.inf)
@@ -357,9 +361,8 @@ class DROPS(PostHocAdjuster):
 
     def fit(self, logits, labels, groups=None) -> DROPS:
         kind = self._check_params()
-        logits, labels, groups, num_groups = _validate(logits, labels, groups)
+        logits, labels, groups, num_groups = self._start_fit(logits, labels, groups)
         k = logits.shape[1]
-        self.prior_ = _class_prior(self.prior, k)
         mapping = _group_class_matrix(labels, groups, num_groups, k)
         if self.target is None:
             r = np.full(num_groups, 1.0 / num_groups)

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from reliant.core.arrays import fit_temperature
 from reliant.core.errors import ConfigError, check_number
 from reliant.core.progress import track
 from reliant.robustness.config import SELECT_METRICS
@@ -103,8 +104,4 @@ def select_delta(logits: np.ndarray, labels: np.ndarray, groups: np.ndarray | No
 
 def temperature_calibrate(val_logits: np.ndarray, val_labels: np.ndarray) -> float:
     """The temperature ``T`` minimising the validation cross-entropy of ``softmax(logits / T)``."""
-    # Temperature scaling is implemented once, in the collaboration capability (its Bayes
-    # combination calibrates the machine the same way); imported here through its api.
-    from reliant.collaboration.api import fit_temperature
-
     return fit_temperature(np.asarray(val_logits, dtype=np.float64), np.asarray(val_labels, dtype=np.int64))
