@@ -1,6 +1,6 @@
 """Trains unlearning methods on the test tiny LM and saves the weights (rank 0 only).
 
-Run directly (one process) or under ``accelerate launch --cpu --num_processes N``; used by
+Run directly (one process) or under ``ACCELERATE_USE_CPU=1 torchrun --nproc_per_node N``; used by
 ``test_distributed.py`` to check that N processes of batch B end on the weights one process of
 batch N*B ends on.
 

@@ -74,10 +74,8 @@ def _stub_ctx(model, batch):
 
 
 def test_graddiff_retain_term_is_the_token_mean_nll():
-    from reliant.unlearning.methods.ascent import retain_nll
-
     model, batch = _StubModel(), _stub_batches()
-    value = retain_nll(_stub_ctx(model, batch))
+    value = _stub_ctx(model, batch).retain_nll()
     logits = model(batch["input_ids"], batch["attention_mask"]).logits
     hf_loss = F.cross_entropy(logits[:, :-1].reshape(-1, 11), batch["labels"][:, 1:].reshape(-1), ignore_index=-100)
     per_sequence = losses.sequence_nll(logits, batch["labels"]).mean()

@@ -291,6 +291,11 @@ def unlearn_model(
 
     accelerate_set_seed(settings.seed)
     accelerator = Accelerator(gradient_accumulation_steps=settings.grad_accum)
+    if accelerator.num_processes > 1 and not method_cls.uses_every_parameter:
+        # DDP needs every trainable parameter, and every forward output, in each step's loss;
+        # a loss read from one layer's hooks is neither (find_unused_parameters does not help).
+        raise UserError(f"{method_cls.name} does not run under several processes yet (its loss stops at one "
+                        "layer, which DDP refuses); run it in one process")
     device = accelerator.device
     main_pairs = data.retain if method_cls.trains_on == "retain" else data.forget
     model.to(device)

@@ -247,6 +247,9 @@ class UnlearningMethod(ABC):
     Params: ClassVar[type] = NoParams
     trains_on: ClassVar[str] = "forget"
     """The list one epoch runs over: ``"forget"`` (every unlearning method) or ``"retain"``."""
+    uses_every_parameter: ClassVar[bool] = True
+    """Whether every trainable parameter reaches the loss each step. False for methods whose loss
+    stops at one layer (RMU): DDP refuses those, so the trainer runs them in one process only."""
     holds_reference_copy: ClassVar[bool] = False
     """Whether :meth:`setup` keeps a frozen copy of the original model (``self.reference_model``,
     read through :meth:`reference_logits`): for methods that need its full next-token

@@ -68,6 +68,7 @@ class RMU(UnlearningMethod):
     summary = "steers one layer's forget activations to a random direction, keeps retain activations"
     Params = RMUParams
     holds_reference_copy = True  # the original model's activations on fresh retain batches
+    uses_every_parameter = False  # layers above the steered one get no gradient from the forget term
 
     def setup(self, env: SetupEnv) -> None:
         super().setup(env)
