@@ -105,3 +105,17 @@ def test_design_command_parses_reasks_and_saves_the_run(tmp_path, monkeypatch):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["llm_replies"] == 6 and metrics["llm_replies_parsed"] == 4 and metrics["classes_from_llm"] == 3
     assert "wooden ladle" in (out / "report.html").read_text()
+
+
+def test_the_prompts_placeholder_echoed_back_is_not_a_design():
+    # SmolLM2 answered the detail prompt with its own template, {"attributes": ["..."], ...}.
+    llm = ScriptedLLM([
+        '["cat", "dog"]',
+        '{"attributes": ["..."], "queries": ["..."]}',     # cat: the placeholder, asked again
+        '{"attributes": ["beagle"], "queries": ["beagle photo", "…", "--"]}',  # dog (same batch)
+        '{"attributes": ["tabby"], "queries": ["tabby cat photo"]}',           # cat, re-asked
+    ])
+    design, transcript = design_classes("pets", llm, num_classes=2, max_retries=2)
+    assert design["classes"][0]["queries"] == ["tabby cat photo"]
+    assert design["classes"][1]["queries"] == ["beagle photo"]
+    assert [t["parsed"] for t in transcript] == [True, False, True, True]

@@ -84,7 +84,10 @@ def _clean_strings(values: Any, limit: int) -> list[str]:
         return []
     seen, out = set(), []
     for value in values:
-        if isinstance(value, str) and value.strip() and value.strip().lower() not in seen and len(value) <= 200:
+        # A value without a letter or digit is the prompt's own placeholder echoed back ("...").
+        if not isinstance(value, str) or not any(ch.isalnum() for ch in value):
+            continue
+        if value.strip().lower() not in seen and len(value) <= 200:
             seen.add(value.strip().lower())
             out.append(value.strip())
     return out[:limit]
