@@ -380,7 +380,7 @@ def plot(results, path):
 
     fig, axes = new_figure(12, 3.8, ncols=2)
     ax = axes[0]
-    settings = [(f"syn {k}", v) for k, v in results.get("synthetic", {}).items()]
+    settings = [(f"syn {k}", v) for k, v in results.get("synthetic", {}).items() if isinstance(v, dict)]
     settings += [(f"C10H {k}", v) for k, v in results.get("cifar10h", {}).items() if isinstance(v, dict)]
     methods = sorted({m for _, v in settings for m in v["methods"]})
     width = 0.8 / max(1, len(methods))
@@ -422,23 +422,29 @@ def main():
                         help="rows whose exact neighbours over the whole pool are checked (recall@10)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    results = {"command": "nice .venv/bin/python benchmarks/bench_curation.py " + " ".join(sys.argv[1:]),
-               "cpu_threads": os.cpu_count(), "seed": args.seed}
+    command = "python benchmarks/bench_curation.py " + " ".join(sys.argv[1:])
+    results = {"command": command, "cpu_threads": os.cpu_count(), "seed": args.seed,
+               "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
     parts = args.parts.split(",")
     name = "curation_quick" if args.quick else "curation"
 
     target = OUT / f"{name}.json"
     if target.exists() and set(parts) != {"synthetic", "cifar10h", "equal", "ds2"}:
+        # A run of some parts keeps the other parts' results; each part records the command that
+        # measured it (the top-level "command" stays the last full run's).
         results = {**json.loads(target.read_text()), **{k: v for k, v in results.items() if k != "command"}}
+
+    def measured(part: dict) -> dict:
+        return {"command": command, **part}
 
     def save():  # after every part, so a long run keeps what it measured
         target.write_text(json.dumps(results, indent=1, default=float) + "\n")
 
     if "synthetic" in parts:
-        results["synthetic"] = part_synthetic(args.quick, args.seed)
+        results["synthetic"] = measured(part_synthetic(args.quick, args.seed))
         save()
     if "cifar10h" in parts:
-        results["cifar10h"] = part_cifar10h(args.quick, args.seed)
+        results["cifar10h"] = measured(part_cifar10h(args.quick, args.seed))
         save()
     if "equal" in parts:
         results["equal_outputs"] = equal_outputs_check(args.seed, 5000 if args.quick else 20000)
@@ -447,10 +453,10 @@ def main():
         print("conditioning", results["conditioning"], flush=True)
         save()
     if "embed" in parts:
-        results["embedding"] = part_embed(256 if args.quick else args.embed_texts, args.embed_repeats)
+        results["embedding"] = measured(part_embed(256 if args.quick else args.embed_texts, args.embed_repeats))
         save()
     if "ds2" in parts:
-        results["ds2"] = part_ds2(args.quick, args.seed, args.ds2_rows, args.recall_queries, args.official_sample)
+        results["ds2"] = measured(part_ds2(args.quick, args.seed, args.ds2_rows, args.recall_queries, args.official_sample))
         save()
     plot(results, OUT / f"{name}.png")
     print(f"wrote {OUT / name}.json", file=sys.stderr)
