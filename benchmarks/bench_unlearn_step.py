@@ -15,8 +15,9 @@ optimizer set-up and batches,
 * a plain cross-entropy step (``model(**batch, labels=labels).loss``) on the forget batch, the
   cost of one forward/backward pass, the unit every method's step is also reported in.
 
-Each measurement is repeated ``--rounds`` times, alternating trainer and plain loop, and the
-first ``--warmup`` intervals of every run are dropped; the figures are medians over the rest.
+Each measurement is repeated ``--rounds`` times, alternating which of trainer and plain loop
+runs first (ABBA), and the first ``--warmup`` intervals of every run are dropped; the figures
+are medians over the rest.
 The target of issue 16 is ``trainer / plain <= 1.05`` for every method.
 
     python benchmarks/bench_unlearn_step.py --out benchmarks/results/unlearn_step
@@ -329,21 +330,31 @@ def worker(args: argparse.Namespace) -> dict:
     plan = plan_batches(tokenizer, data, settings, method_cls, args.device)
 
     trainer_times, plain_times, ce_times, diffs = [], [], [], []
-    for _ in range(args.rounds):
+    trainer_losses, plain_losses = [], []
+
+    def run_trainer():
         model.load_state_dict(initial)
         stamps: list[float] = []
         result = unlearn_model(model, tokenizer, data, settings, on_step=lambda step, record: stamps.append(time.perf_counter()))
-        trainer_times += steady(stamps, args.warmup)
-        trainer_losses = [h["loss"] for h in result.history]
+        trainer_times.extend(steady(stamps, args.warmup))
+        trainer_losses[:] = [h["loss"] for h in result.history]
 
+    def run_plain():
         model.load_state_dict(initial)
         ref = references(args.worker, params, model, tokenizer, data, settings, args.device)
         plain = PlainMethod(args.worker, params, model, ref, settings.seed)
-        stamps, plain_losses = plain_loop(plain.loss, plain.after_update, model, settings, plan)
+        stamps, values = plain_loop(plain.loss, plain.after_update, model, settings, plan)
         for hook in ("policy_hook", "reference_hook"):
             if hook in ref:
                 ref[hook].handle.remove()
-        plain_times += steady(stamps, args.warmup)
+        plain_times.extend(steady(stamps, args.warmup))
+        plain_losses[:] = values
+
+    for round_index in range(args.rounds):
+        # ABBA: which loop runs first alternates, so neither always meets the warmer (or colder)
+        # caches and allocator.
+        for run in ((run_trainer, run_plain) if round_index % 2 == 0 else (run_plain, run_trainer)):
+            run()
         diffs.append(max(abs(a - b) for a, b in zip(trainer_losses, plain_losses)))
 
         model.load_state_dict(initial)

@@ -32,6 +32,23 @@ def test_successful_run_writes_everything(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_only_the_main_process_writes_the_run_folder(tmp_path, monkeypatch):
+    """Under torchrun every rank runs the command; rank 1's results go to a scratch folder that
+    is deleted, never beside (or into) the main process's output."""
+    out = tmp_path / "run1"
+    monkeypatch.setenv("RANK", "1")
+    with run_directory("demo", {"seed": 3}, out=out) as run:
+        scratch = run.path
+        run.add_metrics({"accuracy": 0.5})
+        assert tmp_path not in scratch.parents
+    assert not out.exists() and not scratch.exists()
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv("RANK", "0")
+    with run_directory("demo", {"seed": 3}, out=out) as run:
+        run.add_metrics({"accuracy": 0.5})
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] == 0.5
+
+
 def test_failed_run_leaves_nothing(tmp_path):
     out = tmp_path / "run2"
     with pytest.raises(RuntimeError):

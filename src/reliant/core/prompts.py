@@ -155,27 +155,41 @@ def encode_prompt_answer(tokenizer: Any, prompt: str, answer: str, *, add_eos: b
     See the module docstring for how the boundary is found. With ``add_eos`` the EOS id
     follows the answer (and counts as an answer token).
     """
-    prompt_ids = list(tokenizer(prompt)["input_ids"])
-    full_ids = list(tokenizer(join_prompt_answer(prompt, answer))["input_ids"])
-    # Some tokenizers (e.g. with a post-processor that appends EOS) end every encoding with
-    # a special token; the common prefix below stops before it for the prompt, but the
-    # joined text must not carry it into the answer either.
+    return encode_prompt_answers(tokenizer, [prompt], [answer], add_eos=add_eos)[0]
+
+
+def encode_prompt_answers(
+    tokenizer: Any, prompts: Sequence[str], answers: Sequence[str], *, add_eos: bool = False
+) -> list[tuple[list[int], int]]:
+    """:func:`encode_prompt_answer` of many pairs, with two batched tokenizer calls."""
+    check_pairs(prompts, answers)
+    if not prompts:
+        return []
+    prompt_batch = tokenizer(list(prompts))["input_ids"]
+    full_batch = tokenizer([join_prompt_answer(p, a) for p, a in zip(prompts, answers)])["input_ids"]
     eos = tokenizer.eos_token_id
-    if eos is not None and full_ids and full_ids[-1] == eos and prompt_ids and prompt_ids[-1] == eos:
-        full_ids = full_ids[:-1]
-        prompt_ids = prompt_ids[:-1]
-    boundary = 0
-    for a, b in zip(prompt_ids, full_ids):
-        if a != b:
-            break
-        boundary += 1
-    if boundary == 0:
-        # No special start token: give the first answer token a context to be scored under.
-        full_ids = [start_token_id(tokenizer)] + full_ids
-        boundary = 1
-    if add_eos:
-        full_ids.append(int(tokenizer.eos_token_id))
-    return full_ids, boundary
+    encoded = []
+    for prompt_ids, full_ids in zip(prompt_batch, full_batch):
+        prompt_ids, full_ids = list(prompt_ids), list(full_ids)
+        # Some tokenizers (e.g. with a post-processor that appends EOS) end every encoding with
+        # a special token; the common prefix below stops before it for the prompt, but the
+        # joined text must not carry it into the answer either.
+        if eos is not None and full_ids and full_ids[-1] == eos and prompt_ids and prompt_ids[-1] == eos:
+            full_ids = full_ids[:-1]
+            prompt_ids = prompt_ids[:-1]
+        boundary = 0
+        for x, y in zip(prompt_ids, full_ids):
+            if x != y:
+                break
+            boundary += 1
+        if boundary == 0:
+            # No special start token: give the first answer token a context to be scored under.
+            full_ids = [start_token_id(tokenizer)] + full_ids
+            boundary = 1
+        if add_eos:
+            full_ids.append(int(tokenizer.eos_token_id))
+        encoded.append((full_ids, boundary))
+    return encoded
 
 
 def pad_encoded(

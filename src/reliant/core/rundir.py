@@ -4,6 +4,10 @@
 The folder is built under a hidden temporary name beside its final place and renamed only
 when the command succeeds, so a failed or interrupted run leaves nothing half-written.
 
+Under several processes (``torchrun`` / ``accelerate launch`` set ``RANK``) only the main
+process (rank 0) writes the folder; every other rank runs the same command into a private
+scratch folder outside the output's parent, deleted when it ends.
+
 Where results may go is checked before any work starts (:func:`check_output_dir`):
 
 * ``--out`` is never the current folder or one of its parents;
@@ -353,6 +357,14 @@ def _replace_folder(staging: Path, final: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
+def process_rank() -> int:
+    """This process's rank under ``torchrun`` / ``accelerate launch`` (their ``RANK``), else 0.
+
+    Read from the environment, so asking costs no torch import."""
+    value = os.environ.get("RANK", "0").strip()
+    return int(value) if value.isdigit() else 0
+
+
 @contextmanager
 def run_directory(
     command: str,
@@ -373,8 +385,12 @@ def run_directory(
     inside ``out``; see :func:`check_output_dir`, which runs first.
     """
     final = check_output_dir(out, config=config, inputs=inputs, overwrite=overwrite, command=command, root=root)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    main_process = process_rank() == 0
+    if main_process:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    else:
+        staging = Path(tempfile.mkdtemp(prefix=f"reliant-rank{process_rank()}-", suffix=".partial"))
 
     logger = logging.getLogger(LOG_NAME)
     handler = logging.FileHandler(staging / "log.txt", encoding="utf-8")
@@ -404,8 +420,10 @@ def run_directory(
         logger.removeHandler(handler)
         handler.close()
         logger.setLevel(previous_level)
-        if succeeded:
+        if succeeded and main_process:
             _replace_folder(staging, final)
             run.path = final
         else:
             shutil.rmtree(staging, ignore_errors=True)
+            if succeeded:
+                run.path = final  # what the main process wrote

@@ -34,8 +34,10 @@ Methods and sources:
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -67,6 +69,7 @@ __all__ = [
     "sequence_nll",
     "simnpo_loss",
     "token_mean_nll",
+    "token_means_over_processes",
     "undial_loss",
     "wga_loss",
 ]
@@ -209,6 +212,46 @@ def sequence_nll(logits: Tensor, labels: Tensor, reduction: str = "mean") -> Ten
     return total / _require_answer_tokens(mask, "batch")
 
 
+# --------------------------------------------------------------------------- token means
+
+
+_TOKEN_MEAN_PROCESSES: ContextVar[int] = ContextVar("reliant_unlearning_token_mean_processes", default=1)
+
+
+@contextmanager
+def token_means_over_processes(num_processes: int) -> Iterator[None]:
+    """Inside this block, every mean over answer tokens in this module is the global batch's.
+
+    Under data parallelism each of N processes computes its loss on its shard and DDP averages
+    the N gradients. A per-sequence mean survives that average exactly (equal shards), a
+    per-token mean does not: the mean of N shard token means weights a token of a short shard
+    more than one of a long shard. So here each shard's token *sum* is divided by the global
+    token count / N (one all-reduce of the count per mean), and the average DDP takes is then
+    exactly one token mean over the global batch: N processes of batch B compute what one
+    process of batch N*B computes (``tests/unlearning/test_distributed.py``). This is the
+    correction Hugging Face's Trainer applies with ``num_items_in_batch``. The trainer opens this
+    block around every training step; outside it (evaluation, one process) nothing changes.
+    """
+    if not isinstance(num_processes, int) or num_processes < 1:
+        raise ValueError(f"num_processes must be an integer >= 1; got {num_processes!r}")
+    token = _TOKEN_MEAN_PROCESSES.set(num_processes)
+    try:
+        yield
+    finally:
+        _TOKEN_MEAN_PROCESSES.reset(token)
+
+
+def _answer_token_mean(values: Tensor) -> Tensor:
+    """The mean of per-answer-token ``values`` (already flattened to answer tokens), over this
+    process's tokens, or over the global batch's inside :func:`token_means_over_processes`."""
+    processes = _TOKEN_MEAN_PROCESSES.get()
+    if processes == 1:
+        return values.mean()
+    count = torch.tensor(float(values.numel()), dtype=torch.float64, device=values.device)
+    torch.distributed.all_reduce(count)
+    return values.sum() / (count / processes).to(values.dtype)
+
+
 def token_mean_nll(logits: Tensor, labels: Tensor) -> Tensor:
     """NLL averaged over every answer token of the batch -- the scalar HF's ``outputs.loss``
     returns for a causal LM, which OpenUnlearning's GA and GradDiff use directly."""
@@ -217,10 +260,9 @@ def token_mean_nll(logits: Tensor, labels: Tensor) -> Tensor:
 
 def _token_mean_nll(logits: Tensor, labels: Tensor, name: str) -> Tensor:
     token_logp, mask = _token_logprobs(logits, labels, name)
-    count = mask.sum()
-    if int(count) == 0:
+    if not bool(mask.any()):
         raise ValueError(f"{name} batch has no answer tokens (every label is {IGNORE_INDEX})")
-    return -token_logp.sum() / count
+    return -_answer_token_mean(token_logp[mask])
 
 
 # --------------------------------------------------------------------------- FLAT
@@ -425,7 +467,7 @@ def kl_retain_loss(
     if not bool(mask.any()):
         raise ValueError(f"retain batch has no answer tokens (every label is {IGNORE_INDEX})")
     per_position = (ref_logp.exp() * (ref_logp - cur_logp)).sum(dim=-1)[:, :-1]
-    return per_position[mask].mean()
+    return _answer_token_mean(per_position[mask])
 
 
 def npo_loss(forget_logp_policy_seq: Tensor, forget_logp_ref_seq: Tensor, beta: float = 0.1) -> Tensor:
@@ -539,7 +581,7 @@ def wga_loss(forget_logits: Tensor, forget_labels: Tensor, beta: float = 1.0) ->
     still predicts well are pushed hardest (OpenUnlearning ``compute_wga_loss``; beta 1)."""
     beta = _check_beta(beta)
     nll, prob = _answer_nll_tokens(forget_logits, forget_labels, "forget")
-    return -(prob.pow(beta) * nll).mean()
+    return -_answer_token_mean(prob.pow(beta) * nll)
 
 
 def satimp_loss(forget_logits: Tensor, forget_labels: Tensor, beta1: float = 5.0, beta2: float = 1.0) -> Tensor:
@@ -549,7 +591,7 @@ def satimp_loss(forget_logits: Tensor, forget_labels: Tensor, beta1: float = 5.0
     (OpenUnlearning ``compute_satimp_loss``; beta1 5, beta2 1)."""
     beta1, beta2 = _check_beta(beta1), _check_beta(beta2)
     nll, prob = _answer_nll_tokens(forget_logits, forget_labels, "forget")
-    return -(prob.pow(beta1) * (1.0 - prob).pow(beta2) * nll).mean()
+    return -_answer_token_mean(prob.pow(beta1) * (1.0 - prob).pow(beta2) * nll)
 
 
 def ceu_loss(forget_logits: Tensor, forget_labels: Tensor, ignore_first_n_answer_tokens: int = 1) -> Tensor:
@@ -572,7 +614,7 @@ def ceu_loss(forget_logits: Tensor, forget_labels: Tensor, ignore_first_n_answer
     rows = logits[valid].float()
     target_logits = rows.detach().clone()
     target_logits.scatter_(-1, labels[valid].unsqueeze(-1), float("-inf"))
-    return F.cross_entropy(rows, F.softmax(target_logits, dim=-1))
+    return _answer_token_mean(F.cross_entropy(rows, F.softmax(target_logits, dim=-1), reduction="none"))
 
 
 def undial_loss(forget_logits: Tensor, reference_logits: Tensor, forget_labels: Tensor, beta: float = 10.0) -> Tensor:
@@ -596,7 +638,7 @@ def undial_loss(forget_logits: Tensor, reference_logits: Tensor, forget_labels: 
     student = forget_logits[:, :-1, :][valid].float()
     teacher = reference_logits[:, :-1, :][valid].detach().float()
     teacher = teacher - beta * F.one_hot(labels[valid], teacher.shape[-1]).to(teacher.dtype)
-    return F.cross_entropy(student, F.softmax(teacher, dim=-1))
+    return _answer_token_mean(F.cross_entropy(student, F.softmax(teacher, dim=-1), reduction="none"))
 
 
 def rmu_activation_loss(activations: Tensor, target: Tensor, mask: Tensor) -> Tensor:
@@ -626,4 +668,4 @@ def pdu_forget_loss(forget_logits: Tensor, forget_labels: Tensor) -> Tensor:
     if not bool(valid.any()):
         raise ValueError(f"forget batch has no answer tokens (every label is {IGNORE_INDEX})")
     rows = forget_logits[:, :-1, :][valid].float()
-    return (rows.max(dim=-1).values - rows.mean(dim=-1)).pow(2).mean()
+    return _answer_token_mean((rows.max(dim=-1).values - rows.mean(dim=-1)).pow(2))

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 from reliant.core.errors import ConfigError, DataError
 from reliant.core.models import build_qa_batch
 from reliant.core.progress import batch_progress, progress_bar
-from reliant.core.prompts import encode_prompt_answer, pad_encoded, pad_token_id, question_prompt
+from reliant.core.prompts import encode_prompt_answer, encode_prompt_answers, pad_encoded, pad_token_id, question_prompt
 from reliant.unlearning import checkpoints, losses
 from reliant.unlearning.config import UnlearnSettings
 from reliant.unlearning.methods import METHOD_LABELS, SetupEnv, StepContext, available_methods, get_method
@@ -153,6 +153,14 @@ class _BatchBuilder:
         self.tokenizer, self.max_length, self.device = tokenizer, max_length, device
         self.pad_id = pad_token_id(tokenizer)
         self.cache: dict[tuple[str, str], tuple[list[int], int]] = {}
+
+    def warm(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Tokenise, in one batched call, every pair not cached yet (at set-up, so that a step
+        does not pay for the tokenizer: FLAT's templates are new pairs every epoch)."""
+        todo = list(dict.fromkeys(pair for pair in pairs if pair not in self.cache))
+        prompts = [question_prompt(self.tokenizer, question) for question, _ in todo]
+        for pair, ids in zip(todo, encode_prompt_answers(self.tokenizer, prompts, [a for _, a in todo], add_eos=True)):
+            self.cache[pair] = ids
 
     def __call__(self, pairs: Sequence[tuple[str, str]]) -> dict[str, torch.Tensor]:
         encoded = []
@@ -360,6 +368,10 @@ def unlearn_model(
                 method.restore(state["method"])
 
         build = _BatchBuilder(tokenizer, settings.max_length, device)
+        build.warm(list(main_pairs))
+        if templates_by_epoch is not None:
+            build.warm([(data.forget[i][0], answer) for answers in templates_by_epoch
+                        for i, answer in enumerate(answers)])
 
         history: list[dict[str, float]] = []
         tokens = 0
@@ -386,7 +398,8 @@ def unlearn_model(
             )
 
         def save(reason: str) -> None:
-            if not boundary:
+            # Every process holds the same weights; one writes them (the main one, as for the run folder).
+            if not boundary or not accelerator.is_main_process:
                 return
             checkpoints.save(
                 checkpoint_dir,
@@ -432,7 +445,9 @@ def unlearn_model(
                                 process_index=accelerator.process_index, num_processes=accelerator.num_processes,
                                 epoch=epoch,
                             )
-                            loss, parts = method.loss(ctx)
+                            # Token means over the global batch, not per shard (see the function).
+                            with losses.token_means_over_processes(accelerator.num_processes):
+                                loss, parts = method.loss(ctx)
                             loss_value = float(loss.detach())
                             if accelerator.num_processes > 1:
                                 # What every process logs, and what PDU's dual ascent reads, is the
