@@ -27,6 +27,7 @@ Registered rules (``@register_deferral``; names are the ``--deferral-methods`` v
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -83,16 +84,18 @@ def _standardise(fit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(scale > 0, scale, 1.0)
 
 
-class DeferralMethod:
+class DeferralMethod(abc.ABC):
     """Base class: ``fit(data)``, then ``score(data)`` (higher = defer first) and ``threshold_``."""
 
     name = "base"
     label = "base"
     threshold_: float = 0.0
 
+    @abc.abstractmethod
     def fit(self, data: DeferralData) -> DeferralMethod:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def score(self, data: DeferralData) -> np.ndarray:
         raise NotImplementedError
 
@@ -114,7 +117,7 @@ class ConfidenceThreshold(DeferralMethod):
         return -np.exp(log_softmax(data.logits).max(axis=1))
 
 
-class _CalibratedMachine:
+class _CalibratedMachine(abc.ABC):
     """Shared by the learned rules: a temperature for the machine and standardised features."""
 
     l2 = 1e-3
@@ -128,6 +131,7 @@ class _CalibratedMachine:
         self.threshold_ = 0.0
         return self
 
+    @abc.abstractmethod
     def _row_loss(self, data: DeferralData) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """``z -> (loss of each row, d loss / d z)`` for the linear score ``z = design @ w``."""
         raise NotImplementedError

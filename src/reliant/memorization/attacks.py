@@ -37,6 +37,7 @@ reference, Min-K%, Min-K%++) are here too, so one loop runs them all. The new on
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,11 +74,12 @@ class AttackContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class MembershipAttack:
+class MembershipAttack(abc.ABC):
     name = ""
     label = ""
     needs: frozenset[str] = frozenset()
 
+    @abc.abstractmethod
     def scores(self, ctx: AttackContext) -> np.ndarray:
         raise NotImplementedError
 

@@ -11,6 +11,7 @@ fails is reported and skipped.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -35,10 +36,11 @@ class Plan:
     skipped: list[dict[str, str]]  # {"path" or "url", "reason"}: not collected, reported
 
 
-class CollectionBackend:
+class CollectionBackend(abc.ABC):
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
 
+    @abc.abstractmethod
     def plan(self, config: Any) -> Plan:
         raise NotImplementedError
 

@@ -23,6 +23,7 @@ registry can be listed cheaply.
 
 from __future__ import annotations
 
+import abc
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -79,7 +80,7 @@ class BatchContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class LearningMethod:
+class LearningMethod(abc.ABC):
     """Base class; subclasses set the class attributes and override :meth:`loss`."""
 
     name: ClassVar[str] = ""
@@ -95,6 +96,7 @@ class LearningMethod:
     def setup(self, info: SetupInfo) -> None:
         self.info = info
 
+    @abc.abstractmethod
     def loss(self, batch: BatchContext) -> tuple[Any, dict[str, float]]:
         raise NotImplementedError
 
