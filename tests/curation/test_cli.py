@@ -139,29 +139,29 @@ def test_select_with_scores_and_embeddings(pool, tmp_path):
     assert (out2 / "selected.json").read_text() == (out / "selected.json").read_text()
 
 
+class NumberedRater:
+    """A rater backend that answers each rating prompt of the ``pool`` fixture by its task number."""
+
+    def __init__(self, reply):
+        self.reply = reply
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return None
+
+    def chat(self, chats, **kw):
+        return [[self.reply(int(chat[-1]["content"].split("Task number ")[1].split()[0]))] for chat in chats]
+
+
 def test_rate_and_select_with_an_llm_rater(pool, tmp_path, monkeypatch):
     d, data = pool
 
-    class Echo:
-        def __init__(self):
-            self.n = 0
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *a):
-            return None
-
-        def chat(self, chats, **kw):
-            out = []
-            for chat in chats:
-                number = int(chat[-1]["content"].split("Task number ")[1].split()[0])
-                out.append([json.dumps({"overall": 3 + number % 8})])
-            return out
-
     import reliant.core.llm as llm
 
-    monkeypatch.setattr(llm, "make_backend", lambda spec, **kw: Echo())
+    echo = NumberedRater(lambda n: json.dumps({"overall": 3 + n % 8}))
+    monkeypatch.setattr(llm, "make_backend", lambda spec, **kw: echo)
     small = tmp_path / "small.jsonl"
     records = json.loads((d / "pool.json").read_text())[:40]
     small.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -184,6 +184,52 @@ def test_rate_and_select_with_an_llm_rater(pool, tmp_path, monkeypatch):
     metrics = json.loads((out / "metrics.json").read_text())
     assert any("not refused" in w for w in metrics["warnings"])
     assert "Warnings" in (out / "report.html").read_text()
+
+
+def test_rate_keeps_what_an_unparsable_rater_wrote_and_warns(pool, tmp_path, monkeypatch):
+    d, _ = pool
+
+    import reliant.core.llm as llm
+
+    # one task in four gets a rating, the others prose (as SmolLM2-135M writes)
+    rambler = NumberedRater(lambda n: '{"overall": 9}' if n % 4 == 0 else f"This sample {n} is great. " * 60)
+    monkeypatch.setattr(llm, "make_backend", lambda spec, **kw: rambler)
+    small = tmp_path / "small.jsonl"
+    records = json.loads((d / "pool.json").read_text())[:20]
+    small.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "rate"
+    result = runner.invoke(app, ["curate", "rate", "--pool", str(small), "--rater", "fake", "--max-retries", "1",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "ratings.jsonl").read_text().splitlines()]
+    assert [r["score"] for r in rows] == [5 if i % 4 == 0 else 0 for i in range(20)]
+    assert all(("unparsed_reply" in r) == (i % 4 != 0) for i, r in enumerate(rows))
+    assert rows[1]["unparsed_reply"].startswith("This sample 1 is great.") and len(rows[1]["unparsed_reply"]) == 400
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["unparsable"] == 15
+    assert len(metrics["warnings"]) == 1 and metrics["warnings"][0].startswith("15 of 20 replies gave no rating")
+    assert "1 warning" in result.output and "Warnings" in (out / "report.html").read_text()
+
+
+def test_rate_warns_when_the_rater_copies_the_prompts_example(pool, tmp_path, monkeypatch):
+    from reliant.curation.ds2 import RELIANT_EXAMPLE_RATING, rating_prompt
+
+    d, _ = pool
+    assert json.dumps(RELIANT_EXAMPLE_RATING) in rating_prompt({"instruction": "x", "output": "y"}, prompt="reliant")
+    import reliant.core.llm as llm
+
+    # what SmolLM2-135M does with --prompt reliant: the example back, for most tasks
+    copier = NumberedRater(lambda n: json.dumps(RELIANT_EXAMPLE_RATING if n % 3 else {"overall": 9}))
+    monkeypatch.setattr(llm, "make_backend", lambda spec, **kw: copier)
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(json.dumps(r) + "\n" for r in json.loads((d / "pool.json").read_text())[:12]))
+    out = tmp_path / "rate"
+    result = runner.invoke(app, ["curate", "rate", "--pool", str(small), "--rater", "fake", "--prompt", "reliant",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    warnings = json.loads((out / "metrics.json").read_text())["warnings"]
+    assert warnings == [f"8 of 12 ratings are the prompt's example {RELIANT_EXAMPLE_RATING} word for word: the "
+                        "rater is copying it, not rating"]
 
 
 def _bad_pool_cases(d: Path):

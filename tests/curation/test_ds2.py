@@ -18,6 +18,7 @@ from reliant.curation.api import (
     neighbor_graph,
     parse_rating,
     rate_samples,
+    rate_samples_with_replies,
     rating_prompt,
     select_ds2,
     select_random,
@@ -76,6 +77,10 @@ def test_rate_samples_retries_unparsable_replies():
     assert scores.tolist() == [4, 5, 0]
     assert ratings[1] == {"overall": 10, "rarity": 3} and ratings[2] is None
     assert backend.calls == [(3, 0.0), (2, 0.7), (1, 0.7)]
+    backend = FakeBackend({prompts[0]: ['{"overall": 8}'], prompts[1]: ["garbage", '{"overall": 10}'],
+                           prompts[2]: ["nope", "still nope", "never"]})
+    _, _, replies = rate_samples_with_replies(records, backend, max_retries=2)
+    assert replies == [None, None, "never"]  # the last reply of the record that never parsed, only
     assert "task 0" in prompts[0] and "not overly concentrated" in prompts[0]
     assert "(none)" in rating_prompt(records[0], prompt="reliant")
 

@@ -60,7 +60,9 @@ Give four integer ratings from 1 (worst) to 10 (best):
 - "overall": your overall judgement of the example's value as training data.
 
 Reply with only a JSON object on one line, for example:
-{{"rarity": 5, "complexity": 6, "informativeness": 7, "overall": 6}}"""
+{example}"""
+#: The example rating of reliant's prompt: a small rater may copy it instead of rating.
+RELIANT_EXAMPLE_RATING = {"rarity": 5, "complexity": 6, "informativeness": 7, "overall": 6}
 
 RATING_KEYS = ("rarity", "complexity", "informativeness", "overall")
 # The official prompt's keys, as reliant's (case and the word "rating" do not matter).
@@ -89,7 +91,8 @@ def rating_prompt(record: dict, prompt: str = "official") -> str:
     the output, then ``### Rating:``) or reliant's earlier one (``prompt="reliant"``)."""
     if prompt == "reliant":
         return RATING_TEMPLATE.format(instruction=record.get("instruction", ""),
-                                      input=record.get("input", "") or "(none)", output=record.get("output", ""))
+                                      input=record.get("input", "") or "(none)", output=record.get("output", ""),
+                                      example=json.dumps(RELIANT_EXAMPLE_RATING))
     user = "\n".join(part for part in (record.get("instruction", ""), record.get("input", "") or "") if part)
     conversation = f"### user: {user}\n### assistant: {record.get('output', '')}\n"
     return OFFICIAL_PRE_PROMPT + conversation + "\n### Rating:"
@@ -143,8 +146,19 @@ def rate_samples(records: Sequence[dict], backend, *, max_retries: int = 3, max_
     temperature 0.7 with a new seed) up to ``max_retries`` times. Returns the 6-level
     scores and the parsed ratings (None where every attempt failed).
     """
+    scores, ratings, _ = rate_samples_with_replies(records, backend, max_retries=max_retries,
+                                                   max_new_tokens=max_new_tokens, seed=seed, prompt=prompt)
+    return scores, ratings
+
+
+def rate_samples_with_replies(records: Sequence[dict], backend, *, max_retries: int = 3, max_new_tokens: int = 128,
+                              seed: int = 0, prompt: str = "official"
+                              ) -> tuple[np.ndarray, list[dict | None], list[str | None]]:
+    """:func:`rate_samples`, plus the rater's last reply for every record that never parsed
+    (None where one did), so a user can see what the rater wrote instead of a rating."""
     chats = [rating_chat(r, prompt) for r in records]
     ratings: list[dict | None] = [None] * len(records)
+    last_replies: list[str | None] = [None] * len(records)
     pending = list(range(len(records)))
     for attempt in range(max_retries + 1):
         if not pending:
@@ -153,14 +167,17 @@ def rate_samples(records: Sequence[dict], backend, *, max_retries: int = 3, max_
                                temperature=0.0 if attempt == 0 else 0.7, seed=seed + attempt)
         still = []
         for i, reply in zip(pending, replies):
-            parsed = parse_rating(reply[0] if reply else "")
+            text = reply[0] if reply else ""
+            parsed = parse_rating(text)
             if parsed is None:
                 still.append(i)
+                last_replies[i] = text
             else:
                 ratings[i] = parsed
+                last_replies[i] = None
         pending = still
     scores = np.array([compress_rating(r["overall"] if r else None) for r in ratings], dtype=np.int64)
-    return scores, ratings
+    return scores, ratings, last_replies
 
 
 def long_tail_scores(graph: NeighborGraph, k: int = 10) -> np.ndarray:

@@ -445,23 +445,56 @@ def run_detect(config: DetectConfig, out: Path | None = None, overwrite: bool = 
 # --------------------------------------------------------------------------- rate
 
 
+# Replies that never parsed are kept in ratings.jsonl up to this many characters: enough to
+# see what the rater wrote instead of a rating, without copying a rambling model's essays.
+_UNPARSED_REPLY_CHARS = 400
+# Above this share of unparsable replies the scores say more about the rater than the data.
+_UNPARSED_WARN_SHARE = 0.25
+
+
 def _rate_pool(pool, spec: str, rating, seed: int):
     """Rate the pool's records; records with an empty field (``--empty-fields score0``) are
-    not sent to the rater and get score 0 (reply None)."""
+    not sent to the rater and get score 0 (reply None). Also returns the last reply of each
+    record that never parsed (None elsewhere)."""
     from reliant.core.llm import make_backend
-    from reliant.curation.ds2 import rate_samples
+    from reliant.curation.ds2 import rate_samples_with_replies
 
     todo = np.flatnonzero(~pool.empty)
     scores = np.zeros(len(pool), dtype=np.int64)
     ratings: list = [None] * len(pool)
+    unparsed_replies: list = [None] * len(pool)
     if len(todo):
         with make_backend(spec) as backend:
-            rated, parsed = rate_samples([pool.records[i] for i in todo], backend, max_retries=rating.max_retries,
-                                         max_new_tokens=rating.max_new_tokens, seed=seed, prompt=rating.prompt)
+            rated, parsed, replies = rate_samples_with_replies(
+                [pool.records[i] for i in todo], backend, max_retries=rating.max_retries,
+                max_new_tokens=rating.max_new_tokens, seed=seed, prompt=rating.prompt)
         scores[todo] = rated
-        for i, r in zip(todo, parsed):
+        for i, r, reply in zip(todo, parsed, replies):
             ratings[i] = r
-    return scores, ratings
+            unparsed_replies[i] = reply
+    return scores, ratings, unparsed_replies
+
+
+def _rating_warnings(ratings: list, pool, rating) -> list[str]:
+    """Warnings when more than a quarter of the rated records gave no rating, or copied the
+    prompt's example rating (each a sign that the rater, not the data, sets the scores)."""
+    from reliant.curation.ds2 import RELIANT_EXAMPLE_RATING
+
+    asked = int((~pool.empty).sum())
+    rated = [r for r, empty in zip(ratings, pool.empty) if not empty]
+    unparsed = sum(r is None for r in rated)
+    warnings = []
+    if asked and unparsed > _UNPARSED_WARN_SHARE * asked:
+        warnings.append(
+            f"{unparsed} of {asked} replies gave no rating after {rating.max_retries} re-asks and count as level 0: "
+            f"the rater does not follow the {rating.prompt!r} prompt's JSON format (a larger or instruction-tuned "
+            f"rater, --prompt reliant or more --max-new-tokens may help); what it wrote is in the 'unparsed_reply' "
+            f"field of `reliant curate rate`'s ratings.jsonl")
+    copied = sum(r == RELIANT_EXAMPLE_RATING for r in rated) if rating.prompt == "reliant" else 0
+    if copied > _UNPARSED_WARN_SHARE * max(asked - unparsed, 1):
+        warnings.append(f"{copied} of {asked - unparsed} ratings are the prompt's example {RELIANT_EXAMPLE_RATING} "
+                        f"word for word: the rater is copying it, not rating")
+    return warnings
 
 
 def _pool_metrics(pool) -> dict:
@@ -478,15 +511,19 @@ def run_rate(config: RateConfig, out: Path | None = None, overwrite: bool = Fals
     pool = load_pool(config.pool, config.empty_fields)
     # The pool is checked: now the heavy part (the rater may load a model).
     from reliant.core.seeding import set_seed
+    from reliant.curation.checks import emit_warnings
     from reliant.curation.plots import plot_score_histograms
 
     set_seed(config.seed)
     with run_directory("curate rate", config, out, overwrite=overwrite, inputs=_pool_inputs(config),
                        title="reliant curate rate: LLM quality ratings (DS2 prompt)") as run:
-        scores, ratings = _rate_pool(pool, config.rater, config.rating, config.seed)
+        scores, ratings, unparsed_replies = _rate_pool(pool, config.rater, config.rating, config.seed)
         unparsed = sum(r is None for r, empty in zip(ratings, pool.empty) if not empty)
+        warnings = _rating_warnings(ratings, pool, config.rating)
+        emit_warnings(run, warnings)
         records = pool.records
         run.add_metrics({**_pool_metrics(pool), "num_samples": len(records), "unparsable": unparsed,
+                         "warnings": warnings,
                          "score_histogram": np.bincount(scores, minlength=NUM_LEVELS),
                          "mean_score": float(scores.mean())})
         group = "LLM rating"
@@ -498,9 +535,11 @@ def run_rate(config: RateConfig, out: Path | None = None, overwrite: bool = Fals
                        caption="Share of samples at each level; unparsable replies count as level 0, so a tall "
                                "bar at 0 with many unparsable replies means the rater, not the data, is at fault.")
         save_array(scores, run.file("scores.npy"))
-        save_records([{"index": i, "record": int(pool.positions[i]), "score": int(s), **(r or {})}
-                      for i, (s, r) in enumerate(zip(scores, ratings))], run.file("ratings.jsonl"))
-    return run.path, [f"rated {len(scores)} samples; scores in scores.npy"]
+        save_records([{"index": i, "record": int(pool.positions[i]), "score": int(s), **(r or {}),
+                       **({"unparsed_reply": reply[:_UNPARSED_REPLY_CHARS]} if reply is not None else {})}
+                      for i, (s, r, reply) in enumerate(zip(scores, ratings, unparsed_replies))],
+                     run.file("ratings.jsonl"))
+    return run.path, [f"rated {len(scores)} samples; scores in scores.npy"] + _warning_line(warnings)
 
 
 # --------------------------------------------------------------------------- select
@@ -548,12 +587,16 @@ def run_select(config: SelectConfig, out: Path | None = None, overwrite: bool = 
         embeddings = _embed([pool_text(r) for r in records], str(config.pool), config.embedding_cache)
     set_seed(config.seed)
     if scores is None:  # rated before the run folder opens, so the feature check can refuse cleanly
-        scores, _ = _rate_pool(pool, config.rater, config.rating, config.seed)
+        scores, ratings, _ = _rate_pool(pool, config.rater, config.rating, config.seed)
+        rating_warnings = _rating_warnings(ratings, pool, config.rating)
+    else:
+        rating_warnings = []
     k = config.simifeat.neighbors
     start = time.perf_counter()
     graph, feature_report = checked_graph(embeddings, scores, NUM_LEVELS, max(k + 6, config.long_tail_neighbors),
                                           config.checks, config.knn_backend, config.seed, str(config.embeddings or
                                                                                               config.pool))
+    feature_report.warnings[:0] = rating_warnings
     with run_directory("curate select", config, out, overwrite=overwrite, inputs=_pool_inputs(config),
                        title="reliant curate select: DS2 score curation and data selection") as run:
         budget = min(config.budget, n)
