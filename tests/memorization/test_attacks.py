@@ -115,6 +115,12 @@ def test_every_registered_attack_runs_on_a_local_lm(small_lm_dir, untrained_refe
     assert result.summary["gradnorm"]["auroc"] > 0.7
     assert result.summary["rmia"]["auroc"] > 0.7
     assert any("0.1% FPR" in w for w in result.extra["warnings"])
+    # every text's paraphrases are kept beside its scores, in the order of the rows
+    rows = result.per_example_rows()
+    assert len(rows) == len(result.members) + len(result.nonmembers)
+    for row, example in zip(rows, list(result.members) + list(result.nonmembers)):
+        words = " ".join(reversed(example.target.split()))
+        assert [n.rsplit(" ", 1)[1] for n in row["neighbours"]] == ["0", "1"] and words in row["neighbours"][0]
 
 
 # --------------------------------------------------------------------------- an API model

@@ -88,6 +88,9 @@ class AuditResult:
     primary: str
     extraction: ExtractionResult | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The neighbourhood attack's paraphrases of each text, members then non-members (None
+    #: without that attack): saved with the scores, so a user can see what was compared.
+    neighbours: list[list[str]] | None = None
 
     def scores(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         return {a: (self.member_scores[a], self.nonmember_scores[a]) for a in self.member_scores}
@@ -117,6 +120,7 @@ class AuditResult:
             ("member", self.members, self.member_scores, primary_fpr_m),
             ("nonmember", self.nonmembers, self.nonmember_scores, primary_fpr_n),
         ):
+            offset = 0 if split == "member" else len(self.members)
             for i, example in enumerate(examples):
                 row = {"split": split, "source": example.source, "line": example.line, "text": example.target[:200]}
                 row.update({attack: float(values[i]) for attack, values in scores.items()})
@@ -127,6 +131,8 @@ class AuditResult:
                     row["edit_distance"] = float(self.extraction.edit_distance[i])
                     row["rouge_l"] = float(self.extraction.rouge_l[i])
                     row["generation"] = self.extraction.generations[i][:200]
+                if self.neighbours is not None:
+                    row["neighbours"] = [text[:200] for text in self.neighbours[offset + i]]
                 rows.append(row)
         return rows
 
@@ -314,6 +320,7 @@ def audit_lm(
             result.extra["recall_prefix_texts"] = len(recall_prefix)
         result.extra["warnings"] = low_fpr_warnings(summary, len(nonmembers))
         if "neighbours" in ctx.extra:
+            result.neighbours = ctx.extra["neighbours"]
             result.extra["neighbours_per_text"] = float(np.mean([len(r) for r in ctx.extra["neighbours"]]))
         if extract:
             if target.api:
