@@ -626,6 +626,43 @@ def test_logprobs_match_a_manual_forward_pass(pair: str, request: pytest.Fixture
         assert values == pytest.approx(expected, abs=1e-4)
 
 
+@pytest.mark.parametrize("pair", ["llama", "gpt2"])
+@pytest.mark.parametrize("min_shared_prefix", [1, 10**9])
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_choice_logprobs_equal_scoring_every_pair(pair: str, min_shared_prefix: int, batch_size: int,
+                                                  request: pytest.FixtureRequest) -> None:
+    from reliant.core import models
+
+    model, tokenizer = request.getfixturevalue(pair)
+    shared = "the cat sat on the mat " * 3  # a prefix every prompt has: its cache is reused
+    prompts = [tokenizer(shared + tail)["input_ids"] for tail in ("a dog", "hello world", "the", "ran in the park")]
+    # One-token and branching multi-token choices: paths (), ("the",), ("the", "cat") are all needed.
+    choices = [tokenizer(c, add_special_tokens=False)["input_ids"]
+               for c in ("cat", "the", "the cat", "the cat sat", "the mat", "dog ran")]
+    assert len({len(c) for c in choices}) > 1
+    got = models.choice_logprobs(model, prompts, choices, pad_id=0, batch_size=batch_size,
+                                 min_shared_prefix=min_shared_prefix)
+    assert got.shape == (len(prompts), len(choices))
+    for i, prompt in enumerate(prompts):
+        for c, choice in enumerate(choices):
+            assert got[i, c].item() == pytest.approx(sum(_manual_logprobs(model, prompt, choice)), abs=1e-4)
+
+
+def test_choice_logprobs_of_the_backend_equal_the_default_through_logprobs(llama: tuple[Any, Any]) -> None:
+    llm = TransformersBackend(*llama, batch_size=2, show_progress=False)
+    # Prompts end at a token boundary (a space), as the method asks, so both tokenizations agree.
+    prompts = ["the cat sat on the mat " * 4 + tail for tail in ("a dog ran in ", "hello ", "the ")]
+    choices = ["the", "park", "the mat", "world"]
+    fast = llm.choice_logprobs(prompts, choices)
+    slow = LLMBackend.choice_logprobs(llm, prompts, choices)  # one scored pair each, by logprobs
+    assert len(fast) == 3 and all(len(row) == 4 for row in fast)
+    assert fast == [pytest.approx(row, abs=1e-4) for row in slow]
+    with pytest.raises(ConfigError, match="non-empty"):
+        llm.choice_logprobs(prompts, ["the", ""])
+    with pytest.raises(TypeError):
+        llm.choice_logprobs("the cat", choices)
+
+
 def test_logprobs_score_a_token_merged_across_the_boundary(gpt2: tuple[Any, Any]) -> None:
     model, tokenizer = gpt2
     llm = TransformersBackend(model, tokenizer, show_progress=False)

@@ -234,6 +234,31 @@ def test_select_scores_empty_records_zero_and_lists_rewrites(tmp_path):
     assert metrics["records_scored_0_for_empty_fields"] == [8]
 
 
+def test_select_with_dropped_records_takes_scores_of_the_file_or_of_the_kept_records(tmp_path):
+    """`curate rate --empty-fields drop` writes one score per kept record; `select` with the
+    same rule takes those, or one score per record of the file, with the same selection."""
+    data = clusterable_features(200, 6, make_transition(6, 0.3, "random", seed=3), dim=16, seed=3)
+    records = [{"instruction": f"t{i}", "input": "", "output": "" if i in (7, 50) else f"a{i}"} for i in range(200)]
+    (tmp_path / "pool.json").write_text(json.dumps(records))
+    kept = np.array([i not in (7, 50) for i in range(200)])
+    np.save(tmp_path / "emb.npy", data.features[kept])
+    np.save(tmp_path / "file_scores.npy", data.noisy)
+    np.save(tmp_path / "kept_scores.npy", data.noisy[kept])
+    np.save(tmp_path / "short.npy", data.noisy[:150])
+    args = ["curate", "select", "--pool", str(tmp_path / "pool.json"), "--embeddings", str(tmp_path / "emb.npy"),
+            "--budget", "20", "--empty-fields", "drop", "--hoc-rounds", "5", "--detect-rounds", "5"]
+    for name in ("file", "kept"):
+        result = runner.invoke(app, args + ["--scores", str(tmp_path / f"{name}_scores.npy"), "--out",
+                                            str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "file" / "selected.json").read_text() == (tmp_path / "kept" / "selected.json").read_text()
+    result = runner.invoke(app, args + ["--scores", str(tmp_path / "short.npy"), "--out", str(tmp_path / "bad")])
+    assert result.exit_code != 0
+    assert "has 150 scores but the pool has 200 samples (198 once the 2 records with empty fields are dropped)" \
+        in str(result.exception)
+    assert not (tmp_path / "bad").exists()
+
+
 # --------------------------------------------------------------------------- cleanlab as a detector
 
 

@@ -232,6 +232,69 @@ def test_rate_warns_when_the_rater_copies_the_prompts_example(pool, tmp_path, mo
                         "rater is copying it, not rating"]
 
 
+class LikelihoodRater(NumberedRater):
+    """A rater backend that scores the ten ratings of each task: most probable at ``peak(n)``."""
+
+    def __init__(self, peak):
+        self.peak = peak
+        self.prompts = []
+
+    def render_chat(self, messages):
+        return "\n".join(m["content"] for m in messages)
+
+    def choice_logprobs(self, prompts, choices):
+        self.prompts += prompts
+        rows = []
+        for prompt in prompts:
+            peak = self.peak(int(prompt.split("Task number ")[1].split()[0]))
+            rows.append([-abs(int(c) - peak) - 1.0 for c in choices])
+        return rows
+
+
+def test_rate_by_likelihood_rates_every_record_from_probabilities(pool, tmp_path, monkeypatch):
+    from reliant.curation.ds2 import LIKELIHOOD_PREFILL
+
+    d, _ = pool
+    import reliant.core.llm as llm
+
+    rater = LikelihoodRater(lambda n: 1 + n % 10)
+    monkeypatch.setattr(llm, "make_backend", lambda spec, **kw: rater)
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(json.dumps(r) + "\n" for r in json.loads((d / "pool.json").read_text())[:30]))
+    out = tmp_path / "rate"
+    result = runner.invoke(app, ["curate", "rate", "--pool", str(small), "--rater", "fake", "--rating-mode",
+                                 "likelihood", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert all(p.endswith(LIKELIHOOD_PREFILL["official"]) for p in rater.prompts) and len(rater.prompts) == 30
+    rows = [json.loads(line) for line in (out / "ratings.jsonl").read_text().splitlines()]
+    assert [r["overall"] for r in rows] == [1 + i % 10 for i in range(30)]
+    assert [r["score"] for r in rows] == [min(5, max(0, i % 10 - 3)) for i in range(30)]
+    for r in rows:
+        probs = np.array(r["probabilities"])
+        assert probs.sum() == pytest.approx(1, abs=1e-3) and probs.argmax() + 1 == r["overall"]
+        assert r["expected_overall"] == pytest.approx(probs @ np.arange(1, 11), abs=1e-2)
+    # symmetric around the peak, except where 1 or 10 cuts the tail: the mean leans inwards
+    assert rows[0]["expected_overall"] > 1 and rows[9]["expected_overall"] < 10
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["unparsable"] == 0 and metrics["warnings"] == []
+
+
+def test_rate_warns_when_the_ratings_are_concentrated(pool, tmp_path, monkeypatch):
+    d, _ = pool
+    import reliant.core.llm as llm
+
+    monkeypatch.setattr(llm, "make_backend", lambda spec, **kw: LikelihoodRater(lambda n: 7 if n % 20 else 2))
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(json.dumps(r) + "\n" for r in json.loads((d / "pool.json").read_text())[:40]))
+    out = tmp_path / "rate"
+    result = runner.invoke(app, ["curate", "rate", "--pool", str(small), "--rater", "fake", "--rating-mode",
+                                 "likelihood", "--prompt", "reliant", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "metrics.json").read_text())["warnings"] == [
+        "95% of the ratings are 7 of 10: ratings this concentrated say little about the data (DS2's prompt asks "
+        "the rater not to concentrate them)"]
+
+
 def _bad_pool_cases(d: Path):
     good = json.loads((d / "pool.json").read_text())
     cases = {}

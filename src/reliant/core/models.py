@@ -11,7 +11,9 @@ the local LLM backend and the memorization audits' distribution statistics.
 
 from __future__ import annotations
 
+import copy
 import functools
+import inspect
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -57,6 +59,7 @@ __all__ = [
     "resolve_dtype",
     "resolve_model_source",
     "score_tokens",
+    "choice_logprobs",
     "stop_criteria",
 ]
 
@@ -426,6 +429,97 @@ def score_tokens(
                 results[i] = TokenScores(logps.cpu(), mean.cpu(), var.cpu())
             advance()
     return [r for r in results if r is not None]
+
+
+def _choice_paths(choices: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
+    """The token paths one forward pass per prompt must follow so that every token of every
+    choice is predicted somewhere: the longest proper prefixes of the choices (``()`` when
+    every choice is one token). ``["1", ..., "10"]`` as digit tokens needs one path, ``("1",)``."""
+    prefixes = {tuple(c[:j]) for c in choices for j in range(len(c))}
+    return sorted(p for p in prefixes if not any(q != p and q[: len(p)] == p for q in prefixes))
+
+
+@torch.inference_mode()
+def choice_logprobs(
+    model: Any,
+    prompts: Sequence[Sequence[int]],
+    choices: Sequence[Sequence[int]],
+    pad_id: int,
+    batch_size: int = 16,
+    *,
+    min_shared_prefix: int = 16,
+    description: str | None = None,
+) -> torch.Tensor:
+    """Log-probability of every choice (a token list) as the continuation of every prompt
+    (a token list), shape ``(len(prompts), len(choices))``, float32 on the CPU.
+
+    Equal to scoring each ``prompt + choice`` with :func:`score_tokens` and summing, at the
+    cost of one forward pass per prompt instead of one per pair: each prompt runs once with
+    the longest proper prefixes of the choices appended (:func:`_choice_paths`), and only the
+    positions that predict a choice token are read. A token prefix shared by every prompt (a
+    rating instruction, a system turn) of at least ``min_shared_prefix`` tokens is run once
+    and its key/value cache reused by every batch.
+    """
+    if not choices or any(len(c) == 0 for c in choices):
+        raise ConfigError("every choice needs at least one token", field="choices")
+    if any(len(p) == 0 for p in prompts):
+        raise ConfigError("every prompt needs at least one token", field="prompts")
+    result = torch.zeros((len(prompts), len(choices)), dtype=torch.float32)
+    if not prompts:
+        return result
+    paths = _choice_paths(choices)
+    # Each choice is read from the first path that holds all its tokens but the last.
+    choice_path = [next(k for k, p in enumerate(paths) if p[: len(c) - 1] == tuple(c[:-1])) for c in choices]
+    shared = 0
+    first, shortest = prompts[0], min(len(p) for p in prompts)
+    while shared < shortest - 1 and all(p[shared] == first[shared] for p in prompts):
+        shared += 1
+    if shared < min_shared_prefix:
+        shared = 0
+    device = model_device(model)
+    parameters = inspect.signature(model.forward).parameters
+    keeps_logits = "logits_to_keep" in parameters
+    # transformers 5.x renames past_key_values to cache (the old name warns until 5.40).
+    cache_argument = "cache" if "cache" in parameters else "past_key_values"
+    prefix_cache = None
+    with _EvalMode(model):
+        if shared:
+            prefix_cache = model(input_ids=torch.tensor([list(first[:shared])], device=device),
+                                 use_cache=True).past_key_values
+        rows = [(i, k) for i in range(len(prompts)) for k in range(len(paths))]
+        suffixes = [list(prompts[i][shared:]) + list(paths[k]) for i, k in rows]
+        batches = list(length_batches([len(s) for s in suffixes], batch_size))
+        with batch_progress(description, len(batches)) as advance:
+            for indices in batches:
+                width = max(len(suffixes[r]) for r in indices)
+                input_ids = torch.full((len(indices), width), pad_id, dtype=torch.long)
+                mask = torch.zeros((len(indices), width + shared), dtype=torch.long)
+                mask[:, :shared] = 1
+                for row, r in enumerate(indices):
+                    input_ids[row, : len(suffixes[r])] = torch.tensor(suffixes[r], dtype=torch.long)
+                    mask[row, shared : shared + len(suffixes[r])] = 1
+                starts = [len(prompts[rows[r][0]]) - shared - 1 for r in indices]  # predict a choice's 1st token
+                low = min(starts)
+                high = max(start + len(paths[rows[r][1]]) + 1 for start, r in zip(starts, indices))
+                extra = {}
+                if keeps_logits:  # only the positions read below go through the output layer
+                    extra["logits_to_keep"] = torch.arange(low, high, device=device)
+                else:
+                    low = 0
+                if prefix_cache is not None:
+                    cache = copy.deepcopy(prefix_cache)
+                    cache.batch_repeat_interleave(len(indices))
+                    extra[cache_argument] = cache
+                logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device), **extra).logits
+                for row, (r, start) in enumerate(zip(indices, starts)):
+                    i, k = rows[r]
+                    logp = torch.log_softmax(logits[row, start - low : start - low + len(paths[k]) + 1].float(),
+                                             dim=-1).cpu()
+                    for c, tokens in enumerate(choices):
+                        if choice_path[c] == k:
+                            result[i, c] = sum(float(logp[j, t]) for j, t in enumerate(tokens))
+                advance()
+    return result
 
 
 def answer_token_logprobs(

@@ -42,6 +42,7 @@ from reliant.curation.ds2 import (
     long_tail_scores,
     parse_rating,
     rate_samples,
+    rate_samples_by_likelihood,
     rate_samples_with_replies,
     rating_prompt,
     select_ds2,

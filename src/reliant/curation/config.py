@@ -46,6 +46,8 @@ SUGGESTION_RULES = ("winner", "runner_up")
 RANK_CLIPS = ("official", "range")
 #: Rating prompts: DS2's released prompt, or reliant's earlier one.
 RATING_PROMPTS = ("official", "reliant")
+#: How a rating is read from the rater: its generated JSON, or its probabilities of 1..10.
+RATING_MODES = ("generate", "likelihood")
 #: Feature transforms before HOC/SimiFeat (see curation.checks).
 FEATURE_TRANSFORMS = ("auto", "none", "log")
 #: What the feature check does with hopeless features.
@@ -101,6 +103,12 @@ class RaterParams:
     prompt: str = option("official", "Rating prompt: official (DS2's released prompt, with its instruction not to "
                                      "concentrate the ratings, keys Rarity/Complexity/Informativeness/Overall "
                                      "rating) or reliant (reliant's earlier prompt).", choices=RATING_PROMPTS)
+    rating_mode: str = option("generate", "How the rating is read: generate (the rater writes the JSON rating and "
+                                          "it is parsed, as DS2 does) or likelihood (one forward pass: the most "
+                                          "probable overall rating 1-10 after the reply is begun with the "
+                                          "prompt's overall key, and the probability-weighted mean kept; every "
+                                          "record is rated; needs a rater that scores text).",
+                              choices=RATING_MODES)
     max_retries: int = option(3, "Re-asks (sampling at temperature 0.7) per reply that does not parse (official: "
                                  "3).", min=0)
     max_new_tokens: int = option(128, "Tokens the rater may generate per reply (official: 128).", min=1)

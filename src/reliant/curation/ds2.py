@@ -180,6 +180,37 @@ def rate_samples_with_replies(records: Sequence[dict], backend, *, max_retries: 
     return scores, ratings, last_replies
 
 
+#: The reply each prompt's assistant turn starts with in likelihood rating: the overall key
+#: of its own JSON format, so the next token is the rating.
+LIKELIHOOD_PREFILL = {"official": '{"Overall rating": ', "reliant": '{"overall": '}
+RATING_CHOICES = tuple(str(r) for r in range(1, 11))
+
+
+def rate_samples_by_likelihood(records: Sequence[dict], backend, *, prompt: str = "official"
+                               ) -> tuple[np.ndarray, list[dict]]:
+    """Rate every record by the rater's probabilities instead of its generated text.
+
+    The chat of :func:`rating_chat` is rendered with the assistant's reply begun as
+    :data:`LIKELIHOOD_PREFILL`; the rating is the most probable of "1".."10" as the
+    continuation (what greedy decoding would write if it had to follow the format), and the
+    probability-weighted mean is kept as ``expected_overall`` (G-Eval's score). One forward
+    pass per record with an in-process backend, and every record gets a rating. Returns the
+    6-level scores and one dict per record: ``overall``, ``expected_overall`` and
+    ``probabilities`` (of 1..10, renormalised over the ten)."""
+    prompts = [backend.render_chat(rating_chat(r, prompt)) + LIKELIHOOD_PREFILL[prompt] for r in records]
+    logps = np.asarray(backend.choice_logprobs(prompts, list(RATING_CHOICES)), dtype=np.float64).reshape(
+        len(records), len(RATING_CHOICES))
+    probabilities = np.exp(logps - logps.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    values = np.arange(1, len(RATING_CHOICES) + 1)
+    overall = values[probabilities.argmax(axis=1)]
+    expected = probabilities @ values
+    ratings = [{"overall": int(o), "expected_overall": round(float(e), 3),
+                "probabilities": [round(float(x), 4) for x in row]}
+               for o, e, row in zip(overall, expected, probabilities)]
+    return np.array([compress_rating(int(o)) for o in overall], dtype=np.int64), ratings
+
+
 def long_tail_scores(graph: NeighborGraph, k: int = 10) -> np.ndarray:
     """``d̄ / (d̄ + median d̄)`` with ``d̄_i`` the mean cosine distance to the ``k`` nearest rows."""
     k = int(min(k, graph.k))

@@ -127,8 +127,10 @@ def pool_text(record: dict) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def load_scores(path: Path, n: int, num_levels: int) -> np.ndarray:
-    """Integer scores in ``0..num_levels-1``, one per pool sample."""
+def load_scores(path: Path, n: int, num_levels: int, *, kept: int | None = None) -> np.ndarray:
+    """Integer scores in ``0..num_levels-1``, one per pool sample; ``kept``: the number of
+    samples left once records with empty fields are dropped, also accepted as a length (what
+    ``curate rate --empty-fields drop`` writes)."""
     scores = load_array(path, name="scores", ndim=1, dtype="int")
     if np.issubdtype(scores.dtype, np.floating) or scores.dtype == bool:
         raise DataError("expected integer scores", file=path, field="scores")
@@ -136,8 +138,9 @@ def load_scores(path: Path, n: int, num_levels: int) -> np.ndarray:
     if len(bad):
         raise DataError(f"score {int(scores[bad[0]])} at row {int(bad[0]) + 1} is outside 0..{num_levels - 1}",
                         file=path, field="scores")
-    if len(scores) != n:
-        raise DataError(f"has {len(scores)} scores but the pool has {n} samples", file=path, field="scores")
+    if len(scores) != n and (kept is None or len(scores) != kept):
+        also = f" ({kept} once the {n - kept} records with empty fields are dropped)" if kept is not None else ""
+        raise DataError(f"has {len(scores)} scores but the pool has {n} samples{also}", file=path, field="scores")
     return scores.astype(np.int64)
 
 

@@ -450,6 +450,8 @@ def run_detect(config: DetectConfig, out: Path | None = None, overwrite: bool = 
 _UNPARSED_REPLY_CHARS = 400
 # Above this share of unparsable replies the scores say more about the rater than the data.
 _UNPARSED_WARN_SHARE = 0.25
+# Above this share of ratings at one value the rater hardly tells the samples apart.
+_CONCENTRATED_WARN_SHARE = 0.9
 
 
 def _rate_pool(pool, spec: str, rating, seed: int):
@@ -457,17 +459,22 @@ def _rate_pool(pool, spec: str, rating, seed: int):
     not sent to the rater and get score 0 (reply None). Also returns the last reply of each
     record that never parsed (None elsewhere)."""
     from reliant.core.llm import make_backend
-    from reliant.curation.ds2 import rate_samples_with_replies
+    from reliant.curation.ds2 import rate_samples_by_likelihood, rate_samples_with_replies
 
     todo = np.flatnonzero(~pool.empty)
     scores = np.zeros(len(pool), dtype=np.int64)
     ratings: list = [None] * len(pool)
     unparsed_replies: list = [None] * len(pool)
     if len(todo):
+        records = [pool.records[i] for i in todo]
         with make_backend(spec) as backend:
-            rated, parsed, replies = rate_samples_with_replies(
-                [pool.records[i] for i in todo], backend, max_retries=rating.max_retries,
-                max_new_tokens=rating.max_new_tokens, seed=seed, prompt=rating.prompt)
+            if rating.rating_mode == "likelihood":
+                rated, parsed = rate_samples_by_likelihood(records, backend, prompt=rating.prompt)
+                replies = [None] * len(records)
+            else:
+                rated, parsed, replies = rate_samples_with_replies(
+                    records, backend, max_retries=rating.max_retries, max_new_tokens=rating.max_new_tokens,
+                    seed=seed, prompt=rating.prompt)
         scores[todo] = rated
         for i, r, reply in zip(todo, parsed, replies):
             ratings[i] = r
@@ -490,10 +497,18 @@ def _rating_warnings(ratings: list, pool, rating) -> list[str]:
             f"the rater does not follow the {rating.prompt!r} prompt's JSON format (a larger or instruction-tuned "
             f"rater, --prompt reliant or more --max-new-tokens may help); what it wrote is in the 'unparsed_reply' "
             f"field of `reliant curate rate`'s ratings.jsonl")
-    copied = sum(r == RELIANT_EXAMPLE_RATING for r in rated) if rating.prompt == "reliant" else 0
+    copied = (sum(r == RELIANT_EXAMPLE_RATING for r in rated)
+              if rating.prompt == "reliant" and rating.rating_mode == "generate" else 0)
     if copied > _UNPARSED_WARN_SHARE * max(asked - unparsed, 1):
         warnings.append(f"{copied} of {asked - unparsed} ratings are the prompt's example {RELIANT_EXAMPLE_RATING} "
                         f"word for word: the rater is copying it, not rating")
+    overall = np.array([r["overall"] for r in rated if r is not None], dtype=np.int64)
+    if len(overall) >= 20:
+        top = np.bincount(overall).argmax()
+        share = float(np.mean(overall == top))
+        if share > _CONCENTRATED_WARN_SHARE:
+            warnings.append(f"{share:.0%} of the ratings are {top} of 10: ratings this concentrated say little about "
+                            f"the data (DS2's prompt asks the rater not to concentrate them)")
     return warnings
 
 
@@ -563,8 +578,8 @@ def run_select(config: SelectConfig, out: Path | None = None, overwrite: bool = 
                               f"{n - 1} neighbours, got {value}", field=name)
     scores = None
     if config.scores is not None:
-        scores = load_scores(config.scores, n + len(pool.dropped), NUM_LEVELS)
-        if pool.dropped:  # the scores were given for the whole file: keep those of the kept records
+        scores = load_scores(config.scores, n + len(pool.dropped), NUM_LEVELS, kept=n if pool.dropped else None)
+        if len(scores) != n:  # the scores were given for the whole file: keep those of the kept records
             scores = scores[pool.positions - 1]
         scores = np.where(pool.empty, 0, scores)
     embeddings = None

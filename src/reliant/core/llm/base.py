@@ -95,6 +95,16 @@ def check_pairs(prompts: Sequence[str], continuations: Sequence[str]) -> None:
         raise ConfigError("every prompt and continuation must be a string")
 
 
+def check_choices(prompts: Sequence[str], choices: Sequence[str]) -> None:
+    """Validate :meth:`LLMBackend.choice_logprobs` arguments."""
+    if isinstance(prompts, str) or isinstance(choices, str):
+        raise TypeError("prompts and choices must be sequences of strings, not single strings")
+    if not all(isinstance(p, str) for p in prompts):
+        raise ConfigError("every prompt must be a string")
+    if not choices or not all(isinstance(c, str) and c for c in choices):
+        raise ConfigError("choices must be a non-empty list of non-empty strings", field="choices")
+
+
 class LLMBackend(ABC):
     """Something that completes prompts and, where it can, scores continuations.
 
@@ -125,6 +135,19 @@ class LLMBackend(ABC):
         Raises :class:`UserError` ``"backend X does not provide log-probabilities"`` for
         servers that cannot score text.
         """
+
+    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
+        """Log-probability of each choice as the whole continuation of each prompt:
+        ``result[i][c]`` is the sum of :meth:`logprobs` of ``(prompts[i], choices[c])``.
+
+        This default scores every pair (one request per pair on a server); in-process
+        backends override it with one forward pass per prompt.
+        """
+        check_choices(prompts, choices)
+        pairs = [(p, c) for p in prompts for c in choices]
+        scores = self.logprobs([p for p, _ in pairs], [c for _, c in pairs]) if pairs else []
+        flat = [float(sum(s)) for s in scores]
+        return [flat[i * len(choices):(i + 1) * len(choices)] for i in range(len(prompts))]
 
     def render_chat(self, messages: Sequence[Message]) -> str:
         """The prompt text a chat becomes for :meth:`generate`-only backends."""

@@ -16,6 +16,7 @@ from reliant.core.errors import ConfigError
 from reliant.core.llm.base import (
     LLMBackend,
     Message,
+    check_choices,
     check_generation_args,
     check_messages,
     check_pairs,
@@ -328,3 +329,15 @@ class TransformersBackend(LLMBackend):
         for i, score in zip(todo, scores):
             results[i] = score.logprobs.tolist()
         return results
+
+    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
+        """:meth:`LLMBackend.choice_logprobs` from one forward pass per prompt
+        (:func:`reliant.core.models.choice_logprobs`; a prefix every prompt shares runs once).
+        Prompts are encoded as :meth:`logprobs` encodes them and each choice on its own, so
+        end the prompts where a token boundary is certain (after a space, a colon)."""
+        check_choices(prompts, choices)
+        prompt_ids = [ids or [start_token_id(self.tokenizer)] for ids in self._encode(prompts, add_special_tokens=True)]
+        choice_ids = self._encode(choices, add_special_tokens=False)
+        scores = models.choice_logprobs(self.model, prompt_ids, choice_ids, self._pad_id, self.batch_size,
+                                        description=self._description("scoring choices"))
+        return scores.tolist()
