@@ -14,3 +14,14 @@ def reliant(*args: str) -> float:
     start = time.perf_counter()
     subprocess.run([str(exe), *args], check=True)
     return time.perf_counter() - start
+
+
+def paired_difference(a: list[float], b: list[float], seed: int = 0, draws: int = 2000) -> dict:
+    """Mean of ``a - b`` over the same items, with a 95 % bootstrap interval."""
+    import numpy as np
+
+    diff = np.asarray(a) - np.asarray(b)
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(draws, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"mean": float(diff.mean()), "ci95": [float(low), float(high)], "items": int(len(diff))}
