@@ -14,12 +14,42 @@ from collections.abc import Sequence
 
 from reliant.core.errors import UserError
 
-__all__ = ["Judge", "PairwiseJudge", "judge_text", "pairwise_text"]
+__all__ = ["Judge", "PairwiseJudge", "judge_text", "pairwise_text", "two_choice_margins"]
 
 
 def judge_text(request: str, answer: str, question: str) -> str:
     """The judge's user message: the pair, then the question."""
     return f"Request:\n{request.strip()}\n\nAnswer:\n{answer.strip()}\n\n{question.strip()} Reply with Yes or No."
+
+
+def two_choice_margins(backend, contents: Sequence[str], first: str, second: str, *, reply_tokens: int,
+                       one_pass: bool = False) -> list[float]:
+    """``log P(first) - log P(second)`` as the judge's reply to each user message, read from the
+    backend's log-probabilities (no parsing). A backend that cannot score text answers instead:
+    a reply starting with ``first`` is +1, with ``second`` -1, anything else 0.
+
+    ``one_pass``: score both words in one pass per prompt (:meth:`choice_logprobs`) when every
+    prompt ends alike, instead of one :meth:`logprobs` pair each."""
+    prompts = [backend.render_chat([{"role": "user", "content": c}]) for c in contents]
+    # A chat template ends in "assistant\n": the answer starts there; plain "Assistant:" needs a space.
+    spaced = [p[-1:].isspace() for p in prompts]
+    try:
+        if one_pass and len(set(spaced)) == 1:
+            words = [first, second] if spaced[0] else [f" {first}", f" {second}"]
+            return [float(a - b) for a, b in backend.choice_logprobs(prompts, words)]
+        firsts = [first if s else f" {first}" for s in spaced]
+        seconds = [second if s else f" {second}" for s in spaced]
+        scored = backend.logprobs(prompts + prompts, firsts + seconds)
+    except UserError as exc:
+        if "log-probabilities" not in str(exc):
+            raise
+        replies = backend.chat([[{"role": "user", "content": c}] for c in contents], max_new_tokens=reply_tokens,
+                               temperature=0.0)
+        words = [reply[0].strip().lower() for reply in replies]
+        return [1.0 if w.startswith(first.lower()) else -1.0 if w.startswith(second.lower()) else 0.0
+                for w in words]
+    n = len(prompts)
+    return [float(sum(scored[i]) - sum(scored[n + i])) for i in range(n)]
 
 
 class Judge:
@@ -29,34 +59,11 @@ class Judge:
         self.backend = backend
         self.question = question
 
-    def _prompts(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
-        return [self.backend.render_chat([{"role": "user", "content": judge_text(r, a, self.question)}])
-                for r, a in pairs]
-
     def scores(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         if not pairs:
             return []
-        prompts = self._prompts(pairs)
-        # A chat template ends in "assistant\n": the answer starts there; plain "Assistant:" needs a space.
-        yes = ["Yes" if p[-1:].isspace() else " Yes" for p in prompts]
-        no = ["No" if p[-1:].isspace() else " No" for p in prompts]
-        try:
-            scored = self.backend.logprobs(prompts + prompts, yes + no)
-        except UserError as exc:
-            if "log-probabilities" not in str(exc):
-                raise
-            return self._answered(pairs)
-        n = len(prompts)
-        return [float(sum(scored[i]) - sum(scored[n + i])) for i in range(n)]
-
-    def _answered(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        messages = [[{"role": "user", "content": judge_text(r, a, self.question)}] for r, a in pairs]
-        replies = self.backend.chat(messages, max_new_tokens=4, temperature=0.0)
-        verdicts = []
-        for reply in replies:
-            word = reply[0].strip().lower()
-            verdicts.append(1.0 if word.startswith("yes") else -1.0 if word.startswith("no") else 0.0)
-        return verdicts
+        return two_choice_margins(self.backend, [judge_text(r, a, self.question) for r, a in pairs], "Yes", "No",
+                                  reply_tokens=4)
 
 
 PAIRWISE_QUESTION = ("Which answer is more helpful, relevant, accurate and detailed? "
@@ -88,27 +95,8 @@ class PairwiseJudge:
         """``log P(A) - log P(B)`` for each ``(request, answer A, answer B)``."""
         if not triples:
             return []
-        prompts = [self.backend.render_chat([{"role": "user", "content": pairwise_text(r, a, b, self.question)}])
-                   for r, a, b in triples]
-        # One scoring pass per prompt (choice_logprobs); prompts of one template end alike, so one
-        # choice spelling serves them all: "A" after a chat template's newline, " A" after "Assistant:".
-        spaced = [p[-1:].isspace() for p in prompts]
-        try:
-            if all(spaced) or not any(spaced):
-                choices = ["A", "B"] if spaced[0] else [" A", " B"]
-                return [float(a - b) for a, b in self.backend.choice_logprobs(prompts, choices)]
-            first = ["A" if s else " A" for s in spaced]
-            second = ["B" if s else " B" for s in spaced]
-            scored = self.backend.logprobs(prompts + prompts, first + second)
-        except UserError as exc:
-            if "log-probabilities" not in str(exc):
-                raise
-            messages = [[{"role": "user", "content": pairwise_text(r, a, b, self.question)}] for r, a, b in triples]
-            words = [reply[0].strip().upper()[:1] for reply in
-                     self.backend.chat(messages, max_new_tokens=2, temperature=0.0)]
-            return [1.0 if w == "A" else -1.0 if w == "B" else 0.0 for w in words]
-        n = len(prompts)
-        return [float(sum(scored[i]) - sum(scored[n + i])) for i in range(n)]
+        return two_choice_margins(self.backend, [pairwise_text(r, a, b, self.question) for r, a, b in triples],
+                                  "A", "B", reply_tokens=2, one_pass=True)
 
     def compare(self, requests: Sequence[str], candidate: Sequence[str], reference: Sequence[str]) -> list[str]:
         """``"win"``, ``"tie"`` or ``"lose"`` of each candidate answer against the reference answer."""
