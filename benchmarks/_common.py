@@ -25,3 +25,11 @@ def paired_difference(a: list[float], b: list[float], seed: int = 0, draws: int 
     means = diff[rng.integers(0, len(diff), size=(draws, len(diff)))].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return {"mean": float(diff.mean()), "ci95": [float(low), float(high)], "items": int(len(diff))}
+
+
+def read_jsonl(path) -> list[dict]:
+    """The JSON objects of a jsonl file (blank lines skipped)."""
+    import json
+    from pathlib import Path
+
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]

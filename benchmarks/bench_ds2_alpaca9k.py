@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import reliant  # noqa: E402
+from _common import read_jsonl, reliant  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUCTIONS = ROOT.parent / "shared" / "data" / "instructions"
@@ -56,9 +56,6 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
 
     return float(roc_auc_score(labels, scores))
 
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import paired_difference  # noqa: E402
+from _common import paired_difference, read_jsonl  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUCTIONS = ROOT.parent / "shared" / "data" / "instructions"
@@ -85,9 +85,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/selection_quality")
     return parser.parse_args(argv)
 
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def sample_of(record: dict):
