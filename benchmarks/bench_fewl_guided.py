@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def split(seed: int, n_pool: int, n_eval: int) -> tuple[list[dict], list[dict]]:
-    from reliant.alignment.inputs import load_eval_items
+    from reliant.alignment.api import load_eval_items
 
     items = load_eval_items("truthfulness", None, 10**6)
     order = random.Random(seed).sample(range(len(items)), n_pool + n_eval)
@@ -120,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
-    from reliant.alignment.api import Sample, SFTSettings, evaluate, fine_tune
-    from reliant.alignment.evaluation import Prompter
+    from reliant.alignment.api import Prompter, Sample, SFTSettings, evaluate, fine_tune
     from reliant.core.embeddings import embed
     from reliant.core.knn import knn
     from reliant.core.models import load_causal_lm

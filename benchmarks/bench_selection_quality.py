@@ -116,7 +116,7 @@ def training_sets(args: argparse.Namespace) -> dict[str, list]:
 
 
 def pairwise_requests(limit: int) -> list[str]:
-    from reliant.alignment.inputs import spread
+    from reliant.alignment.api import spread
 
     per_set = max(1, limit // len(TEST_SETS))
     requests = []
@@ -137,9 +137,7 @@ class Evaluator:
     """The same items, prompts and judge for every model of the run."""
 
     def __init__(self, args: argparse.Namespace, base, tokenizer) -> None:
-        from reliant.alignment.evaluation import Prompter
-        from reliant.alignment.inputs import load_eval_items
-        from reliant.alignment.judge import PairwiseJudge
+        from reliant.alignment.api import PairwiseJudge, Prompter, load_eval_items
         from reliant.core.llm import TransformersBackend, make_backend
 
         self.args, self.tokenizer = args, tokenizer

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from reliant.alignment.config import FilterSettings, IsaraConfig, SFTSettings
 from reliant.alignment.domains import DOMAINS
+from reliant.alignment.evaluation import Prompter
 from reliant.alignment.ifeval import INSTRUCTIONS, follows
-from reliant.alignment.inputs import Sample, load_samples
+from reliant.alignment.inputs import Sample, load_eval_items, load_samples, spread
 from reliant.alignment.isara import filter_candidates, generation_prompts, parse_generation, retrieve_related
+from reliant.alignment.judge import Judge, PairwiseJudge
 from reliant.alignment.metrics import is_refusal, truthfulqa_mc
 
 
@@ -50,6 +52,9 @@ __all__ = [
     "FilterSettings",
     "INSTRUCTIONS",
     "IsaraConfig",
+    "Judge",
+    "PairwiseJudge",
+    "Prompter",
     "SFTSettings",
     "Sample",
     "evaluate",
@@ -58,9 +63,11 @@ __all__ = [
     "follows",
     "generation_prompts",
     "is_refusal",
+    "load_eval_items",
     "load_samples",
     "parse_generation",
     "retrieve_related",
     "run_isara",
+    "spread",
     "truthfulqa_mc",
 ]
