@@ -52,6 +52,15 @@ def _cases(folder, seeds, pool):
         "bad judge spec": ([*base, "--seeds", str(seeds), "--pool", str(pool), "--judge", "gpt9"], "unknown LLM spec"),
         "eval file without prompt": ([*base, "--seeds", str(seeds), "--pool", str(pool), "--eval-data", str(bad_eval)],
                                      "field 'prompt'"),
+        "none as a FEWL reference": ([*base, "--seeds", str(seeds), "--pool", str(pool), "--fewl-references", "none"],
+                                     "'none' is not a reference"),
+        "FEWL reference twice": ([*base, "--seeds", str(seeds), "--pool", str(pool), "--fewl-references", "self,self"],
+                                 "a reference is listed twice"),
+        "bad FEWL reference spec": ([*base, "--seeds", str(seeds), "--pool", str(pool), "--fewl-references", "gpt9"],
+                                    "unknown LLM spec"),
+        "bad FEWL wrong-answer writer": ([*base, "--seeds", str(seeds), "--pool", str(pool), "--fewl-references",
+                                          "self", "--fewl-wrong-llm", "gpt9"], "unknown LLM spec"),
+        "FEWL keep of zero": ([*base, "--seeds", str(seeds), "--pool", str(pool), "--fewl-keep", "0"], "fewl_keep"),
         "resume with nothing to resume": ([*base, "--seeds", str(seeds), "--pool", str(pool), "--resume"],
                                           "nothing to resume"),
     }
@@ -63,7 +72,8 @@ def _cases(folder, seeds, pool):
     "empty seeds", "more seeds than the limit", "seed without response", "blank seed prompt",
     "pool without the needed field", "unknown domain", "missing seeds flag", "missing seeds file", "binary seeds",
     "zero rounds", "rouge above 1", "unknown baseline", "bad judge spec", "eval file without prompt",
-    "resume with nothing to resume",
+    "none as a FEWL reference", "FEWL reference twice", "bad FEWL reference spec", "bad FEWL wrong-answer writer",
+    "FEWL keep of zero", "resume with nothing to resume",
 ])
 def test_bad_input_exits_2_with_one_line(case, files, capsys):
     folder, seeds, pool = files

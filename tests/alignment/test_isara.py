@@ -17,7 +17,7 @@ from reliant.alignment.isara import (
 )
 
 FILTERS = SimpleNamespace(max_rouge_l=0.7, min_prompt_words=2, max_prompt_words=50, min_response_words=2,
-                          max_response_words=50, judge_threshold=0.0)
+                          max_response_words=50, judge_threshold=0.0, fewl_keep=0.5)
 
 
 def _unit(rows):
@@ -88,3 +88,37 @@ def test_filter_length_judge_and_parse_reasons():
     assert reasons[1] == "prompt too short (1 words < 2)"
     assert reasons[2].startswith("judge: log P(Yes) - log P(No) = -0.20")
     assert kept[0].judge_score == 1.5
+
+
+def test_fewl_filter_keeps_the_best_share_after_the_judge():
+    prompts = ["Explain how tides work please", "Tell me about the moon landing", "Why is the sea salty today",
+               "Name the largest desert on earth", "Describe how rainbows form in sky"]
+    candidates = [_candidate(p) for p in prompts]
+    seen = []
+
+    def fewl(pairs):
+        seen.append([q for q, _ in pairs])
+        return [0.2, 0.5, 0.2, float("nan")]  # the judge removed the first prompt
+
+    kept, rejected = filter_candidates(candidates, [], FILTERS, judge=lambda pairs: [-1.0, 1, 1, 1, 1], fewl=fewl)
+    assert seen == [prompts[1:]]  # FEWL scores only what the judge kept
+    # ceil(0.5 * 4) = 2 kept: the best score (prompts[2]) and the earlier of the two tied at 0.2
+    # (prompts[1]); NaN ranks last. The kept ones stay in generation order.
+    assert [c.prompt for c in kept] == [prompts[1], prompts[2]]
+    assert [c.fewl_score for c in kept] == [0.2, 0.5]
+    fewl_rejected = [c for c in rejected if c.reason.startswith("FEWL:")]
+    assert [c.prompt for c in fewl_rejected] == [prompts[3], prompts[4]]
+    assert fewl_rejected[0].reason == "FEWL: score 0.200 below the best 50% (kept from 0.200)"
+    assert kept[1].as_dict("round-1", [])["fewl_score"] == 0.5
+    assert "fewl_score" not in _candidate("x y z").as_dict("round-1", [])
+
+
+def test_fewl_filter_keeps_at_least_one_and_everything_at_keep_one():
+    one = [_candidate("Explain how tides work please")]
+    kept, _ = filter_candidates(one, [], SimpleNamespace(**{**vars(FILTERS), "fewl_keep": 0.1}), fewl=lambda p: [-3.0])
+    assert len(kept) == 1
+    three = [_candidate(p) for p in ("Explain how tides work please", "Tell me about the moon landing",
+                                     "Name the largest desert on earth")]
+    kept, _ = filter_candidates(three, [], SimpleNamespace(**{**vars(FILTERS), "fewl_keep": 1.0}),
+                                fewl=lambda p: [0.0, -1.0, 2.0])
+    assert len(kept) == 3

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from reliant.alignment.inputs import Sample
-from reliant.alignment.judge import Judge
+from reliant.alignment.judge import FEWLFilter, Judge
+from reliant.core.llm import LLMBackend
 from tests.cli_runner import run_main
 
 
@@ -27,6 +28,53 @@ def test_judge_scores_are_log_yes_minus_log_no():
     assert scores == pytest.approx([2.9, 2.9])  # the question itself says "good", so both prompts do
     scores = Judge(_ScoringBackend(), "Is it fine?").scores([("a good request", "x"), ("a bad one", "x")])
     assert scores == pytest.approx([2.9, -2.9])
+
+
+class _Answerer(LLMBackend):
+    """Answers each question from a fixed map; writes 'wrong' answers to FEWL's IW prompts."""
+
+    name = "answerer"
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def generate(self, prompts, *, max_new_tokens=128, temperature=0.0, top_p=1.0, n=1, seed=None, stop=None):
+        out = []
+        for p in prompts:
+            if "intentionally wrong" in p:
+                out.append(["Bananas are a kind of fish."] * n)
+            elif "is wrong" in p:
+                out.append([next(v for k, v in self.answers.items() if k in p)] * n)
+            else:
+                out.append([next(v for k, v in self.answers.items() if k in p)] * n)
+        return out
+
+    def logprobs(self, prompts, continuations):
+        raise NotImplementedError
+
+
+TRUE_ANSWERS = {
+    "capital of France": "Paris is the capital of France.",
+    "legs does a spider": "A spider has eight legs.",
+    "colour is a clear": "A clear daytime sky is blue.",
+    "closest to the sun": "Mercury is the planet closest to the sun.",
+}
+
+
+@pytest.mark.parametrize("wrong_llm", [True, False])
+def test_fewl_filter_ranks_answers_the_references_back_above_unrelated_ones(wrong_llm):
+    pairs = [("What is the capital of France?", "The capital of France is Paris."),
+             ("How many legs does a spider have?", "Bananas grow in tropical climates."),
+             ("What colour is a clear daytime sky?", "The daytime sky is blue when it is clear."),
+             ("Which planet is closest to the sun?", "Pianos have eighty-eight keys.")]
+    backend = _Answerer(TRUE_ANSWERS)
+    fewl = FEWLFilter([backend], backend if wrong_llm else None, n_wrong=2)
+    scores = fewl.scores(pairs)
+    assert min(scores[0], scores[2]) > max(scores[1], scores[3])
+    assert fewl.last_result.qa.references[0] == ["Paris is the capital of France."]
+    assert bool(fewl.last_result.qa.wrong[0]) is wrong_llm
+    assert fewl.scores([]) == []
+    assert len(fewl.scores(pairs[:1])) == 1  # a lone sample: scored without the laziness penalty
 
 
 def test_one_round_fine_tunes_and_changes_the_weights(small_lm_dir, small_lm):
@@ -98,3 +146,38 @@ def test_truthfulness_evaluation_reports_mc_and_generation(small_lm_dir):
     for key in ("gen_rougeL_acc", "gen_rougeL_diff", "gen_sim_acc", "gen_sim_diff", "gen_empty_answers"):
         assert key in metrics, key
     assert len(samples) == 3 and all("answer" in s and "mc_choice" in s for s in samples)
+
+
+@pytest.mark.slow
+def test_isara_command_with_the_fewl_filter(small_lm_dir, tmp_path, capsys, monkeypatch):
+    from reliant.alignment import isara
+
+    questions = ["Who is the violinist of Bell?", "Where is the town by the sea?", "What does person two play?",
+                 "Which river runs through Bell?"]
+
+    def fixed_candidates(backend, prompts, **_):
+        # The generator's text is not under test here; FEWL's ranking of four parsed samples is.
+        return [isara.Candidate(raw="", shots=shots, prompt=q, response=f"The answer to that is {i}.")
+                for i, ((_, shots), q) in enumerate(zip(prompts, questions))]
+
+    monkeypatch.setattr(isara, "generate_candidates", fixed_candidates)
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text("".join(json.dumps({"prompt": f"Tell me about person {i}", "response": f"Person {i} plays "
+                                         "the violin in Bell."}) + "\n" for i in range(6)))
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text(json.dumps({"instruction": "Describe the town", "input": "", "output": "It is by the sea."}) + "\n")
+    out = tmp_path / "run"
+    args = ["align", "isara", "--model", str(small_lm_dir), "--seeds", str(seeds), "--pool", str(pool),
+            "--rounds", "1", "--generations", "4", "--eval-limit", "2", "--eval-max-new-tokens", "4",
+            "--epochs", "1", "--baselines", "", "--judge", "none", "--fewl-references", "self",
+            "--fewl-wrong-llm", "self", "--fewl-n-wrong", "1", "--fewl-max-new-tokens", "8", "--fewl-keep", "0.5",
+            "--device", "cpu", "--out", str(out)]
+    assert run_main(args) == 0, capsys.readouterr().err
+    kept = [json.loads(line) for line in (out / "round-1" / "kept.jsonl").read_text().splitlines()]
+    rejected = [json.loads(line) for line in (out / "round-1" / "rejected.jsonl").read_text().splitlines()]
+    assert len(kept) == 2 and len(rejected) == 2
+    assert all(row["reason"].startswith("FEWL: score ") for row in rejected)
+    assert min(r["fewl_score"] for r in kept) >= max(r["fewl_score"] for r in rejected)
+    row = json.loads((out / "metrics.json").read_text())["rounds"][0]
+    assert row["rejected_fewl"] == 2 and row["kept"] == 2
+    assert "FEWL" in (out / "report.html").read_text()

@@ -3,8 +3,9 @@
 The command ``reliant align isara`` is :func:`run_isara` (options: :class:`IsaraConfig`). The loop's
 parts are plain functions: :func:`retrieve_related` (MiniLM k-NN from seeds into a pool),
 :func:`generation_prompts` / :func:`parse_generation` (retrieval-augmented in-context
-generation), :func:`filter_candidates` (length, judge, ROUGE-L dedupe) and :func:`fine_tune`
-(LoRA SFT on TRL). Evaluations: :func:`evaluate` (safety, TruthfulQA MC1/MC2, IFEval) and
+generation), :func:`filter_candidates` (length, judge, FEWL, ROUGE-L dedupe; the judges are
+:class:`Judge`, :class:`PairwiseJudge` and :class:`FEWLFilter`) and :func:`fine_tune` (LoRA SFT
+on TRL). Evaluations: :func:`evaluate` (safety, TruthfulQA MC1/MC2, IFEval) and
 IFEval's checks :func:`follows`.
 
 >>> from reliant.alignment.api import follows, parse_generation
@@ -22,7 +23,7 @@ from reliant.alignment.evaluation import Prompter
 from reliant.alignment.ifeval import INSTRUCTIONS, follows
 from reliant.alignment.inputs import Sample, load_eval_items, load_samples, spread
 from reliant.alignment.isara import filter_candidates, generation_prompts, parse_generation, retrieve_related
-from reliant.alignment.judge import Judge, PairwiseJudge
+from reliant.alignment.judge import FEWLFilter, Judge, PairwiseJudge
 from reliant.alignment.metrics import is_refusal, truthfulqa_mc
 
 
@@ -49,6 +50,7 @@ def run_isara(config, out=None, overwrite=False):
 
 __all__ = [
     "DOMAINS",
+    "FEWLFilter",
     "FilterSettings",
     "INSTRUCTIONS",
     "IsaraConfig",

@@ -58,6 +58,21 @@ class FilterSettings:
     judge_threshold: float = option(
         0.0, "Keep a sample when the judge's log P(Yes) - log P(No) is above this.", allow_nonfinite=False
     )
+    fewl_references: list[str] = option(
+        default_factory=list, help="FEWL filter (off when empty): LLM backends whose answers to each generated "
+        "question serve as FEWL's references (self = the model being aligned, this round; or specs such as tiny, "
+        "smollm2, hf:<id-or-path>, openai:<model>@<url>).",
+    )
+    fewl_wrong_llm: str = option(
+        "self", "Writer of FEWL's intentionally wrong answers and their corrections (the references' expertise "
+        "weights): self, an LLM backend spec, or none (uniform weights).",
+    )
+    fewl_n_wrong: int = option(2, "Intentionally wrong answers per generated question (FEWL's paper: 5).", min=1)
+    fewl_keep: float = option(
+        0.5, "Fraction of the samples reaching the FEWL filter that are kept, highest FEWL score first "
+        "(FEWL is a ranking: without gold answers no threshold is calibrated).", gt=0, max=1,
+    )
+    fewl_max_new_tokens: int = option(64, "Longest reference or intentionally wrong answer, in tokens.", min=8)
 
 
 @dataclass
@@ -118,3 +133,14 @@ class IsaraConfig:
             parse_spec(self.generator)
         if self.filters.judge not in ("self", "none"):
             parse_spec(self.filters.judge)
+        if len(set(self.filters.fewl_references)) != len(self.filters.fewl_references):
+            raise ConfigError(f"a reference is listed twice ({','.join(self.filters.fewl_references)})",
+                              field="filters.fewl_references")
+        for spec in self.filters.fewl_references:
+            if spec == "none":
+                raise ConfigError("'none' is not a reference; leave --fewl-references out to turn the FEWL filter "
+                                  "off", field="filters.fewl_references")
+            if spec != "self":
+                parse_spec(spec)
+        if self.filters.fewl_wrong_llm not in ("self", "none"):
+            parse_spec(self.filters.fewl_wrong_llm)

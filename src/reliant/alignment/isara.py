@@ -10,8 +10,10 @@
    only examples, never an instruction: the model's self-generalisation writes the new sample;
 3. **filter** (:func:`filter_candidates`): drop what does not parse, what is too short or too long,
    what the judge rejects (the model itself by default, any backend on request; see
-   :mod:`reliant.alignment.judge`) and near-duplicates: a prompt whose ROUGE-L F1 with a seed or
-   an already kept prompt is above 0.7, as Self-Instruct dedupes (the shared
+   :mod:`reliant.alignment.judge`), optionally the lower-scored part by FEWL (reliant's addition:
+   the hallucination score of :mod:`reliant.hallucination`, no gold answers;
+   :class:`reliant.alignment.judge.FEWLFilter`) and near-duplicates: a prompt whose ROUGE-L F1
+   with a seed or an already kept prompt is above 0.7, as Self-Instruct dedupes (the shared
    :func:`reliant.core.metrics.rouge_l_f1`);
 4. **fine-tune** (:func:`reliant.alignment.sft.fine_tune`): LoRA SFT on TRL over the seeds and
    everything kept so far; the fine-tuned model generates the next round.
@@ -23,6 +25,7 @@ self-generated data the model saw, and a resumed round retrains to the same weig
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,12 +62,15 @@ class Candidate:
     prompt: str = ""
     response: str = ""
     judge_score: float | None = None
+    fewl_score: float | None = None
     reason: str | None = None  # why it was rejected; None while kept
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self, round_name: str, bank: Sequence[Sample]) -> dict[str, Any]:
         row = {"round": round_name, "prompt": self.prompt, "response": self.response, "raw": self.raw,
                "judge_score": self.judge_score, "shots": [bank[i].prompt for i in self.shots]}
+        if self.fewl_score is not None:
+            row["fewl_score"] = self.fewl_score
         if self.reason is not None:
             row["reason"] = self.reason
         return row
@@ -160,12 +166,15 @@ def filter_candidates(
     existing_prompts: Sequence[str],
     settings,
     judge: Callable[[Sequence[tuple[str, str]]], list[float]] | None = None,
+    fewl: Callable[[Sequence[tuple[str, str]]], list[float]] | None = None,
 ) -> tuple[list[Candidate], list[Candidate]]:
     """``(kept, rejected)``; each rejected candidate carries its ``reason``.
 
     In order: parsing (done by :func:`generate_candidates`), length, the judge (``judge`` maps
-    pairs to scores; kept when above ``settings.judge_threshold``), then the ROUGE-L dedupe
-    against ``existing_prompts`` and the prompts kept before it in this batch.
+    pairs to scores; kept when above ``settings.judge_threshold``), FEWL (``fewl`` maps pairs to
+    scores, higher = more truthful; the best ``settings.fewl_keep`` share is kept, ties broken by
+    generation order), then the ROUGE-L dedupe against ``existing_prompts`` and the prompts kept
+    before it in this batch.
     """
     alive = [c for c in candidates if c.reason is None]
     for candidate in alive:
@@ -176,6 +185,18 @@ def filter_candidates(
             candidate.judge_score = score
             if not score > settings.judge_threshold:
                 candidate.reason = f"judge: log P(Yes) - log P(No) = {score:.2f} <= {settings.judge_threshold:g}"
+        alive = [c for c in alive if c.reason is None]
+    if fewl is not None and alive:
+        scores = fewl([(c.prompt, c.response) for c in alive])
+        for candidate, score in zip(alive, scores):
+            candidate.fewl_score = score
+        keep = max(1, math.ceil(settings.fewl_keep * len(alive) - 1e-9))
+        # Stable: earlier generations win ties; a NaN score (nothing to compare with) ranks last.
+        order = sorted(range(len(alive)), key=lambda i: -scores[i] if math.isfinite(scores[i]) else math.inf)
+        cut = scores[order[keep - 1]]
+        for i in order[keep:]:
+            alive[i].reason = (f"FEWL: score {scores[i]:.3f} below the best {settings.fewl_keep:.0%} "
+                               f"(kept from {cut:.3f})")
         alive = [c for c in alive if c.reason is None]
     reference = list(existing_prompts)
     kept = []

@@ -1,5 +1,6 @@
-"""An LLM judge that answers a Yes/No question about a (request, answer) pair, through any
-:class:`reliant.core.llm.LLMBackend`.
+"""Who judges a (request, answer) pair: an LLM answering a Yes/No question about it, through any
+:class:`reliant.core.llm.LLMBackend` (:class:`Judge`, :class:`PairwiseJudge`), or FEWL's
+hallucination score against reference LLMs' answers (:class:`FEWLFilter`).
 
 The verdict is a number, ``log P(Yes) - log P(No)`` of the judge's first answer token, read
 from the backend's log-probabilities (one scoring pass, no sampling, no parsing), so a small
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 
 from reliant.core.errors import UserError
 
-__all__ = ["Judge", "PairwiseJudge", "judge_text", "pairwise_text", "two_choice_margins"]
+__all__ = ["FEWLFilter", "Judge", "PairwiseJudge", "judge_text", "pairwise_text", "two_choice_margins"]
 
 
 def judge_text(request: str, answer: str, question: str) -> str:
@@ -110,3 +111,43 @@ class PairwiseJudge:
             # Win both orders, or win one and tie the other (AlpaGasus); a split verdict is a tie.
             outcomes.append("win" if votes >= 1 else "lose" if votes <= -1 else "tie")
         return outcomes
+
+
+class FEWLFilter:
+    """``scores(pairs) -> [FEWL score]`` of generated ``(question, answer)`` samples, higher = more
+    truthful: FEWL (Wei et al. 2024) through :mod:`reliant.hallucination`'s façade, with no gold
+    answer. Each reference backend answers every question greedily; ``wrong_llm`` writes
+    ``n_wrong`` intentionally wrong answers and their corrections per question, from which each
+    reference's per-question expertise weight comes (``None``: uniform weights). The laziness
+    penalty compares each answer with the references' answers to the nearest other questions of
+    the same batch (up to FEWL's 25), so a batch needs two questions or more for it; a lone
+    sample is scored without it.
+    """
+
+    def __init__(self, references: Sequence, wrong_llm=None, *, n_wrong: int = 2, max_new_tokens: int = 64,
+                 seed: int = 0, device: str = "auto") -> None:
+        if not references:
+            raise ValueError("FEWL needs at least one reference backend")
+        self.references = list(references)
+        self.wrong_llm = wrong_llm
+        self.n_wrong = n_wrong
+        self.max_new_tokens = max_new_tokens
+        self.seed = seed
+        self.device = device
+        self.last_result = None  # the FEWLResult of the latest call (weights, references' answers)
+
+    def scores(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        from reliant.hallucination.api import FEWLParams, score
+
+        if not pairs:
+            return []
+        weighting = "expertise" if self.wrong_llm is not None else "uniform"
+        neighbours = min(FEWLParams().neighbors, len(pairs) - 1)
+        params = FEWLParams(neighbors=neighbours, weighting=weighting, penalty_weighting=weighting,
+                            laziness_penalty=neighbours > 0, diversity_weighting=neighbours > 0)
+        records = [{"id": str(i + 1), "question": q, "answer": a} for i, (q, a) in enumerate(pairs)]
+        result = score(records, reference_llms=self.references, wrong_llm=self.wrong_llm, n_wrong=self.n_wrong,
+                       params=params, max_new_tokens=self.max_new_tokens, sentence_scores=False,
+                       device=self.device, seed=self.seed)
+        self.last_result = result
+        return [float(v) for v in result.scores[result.models[0]]]

@@ -12,10 +12,12 @@ STAGE_LABELS = {"base": "base model", "seed_sft": "SFT on seeds", "icl_knn": "IC
 
 
 def reason_kind(reason: str) -> str:
-    """The filter a rejection reason belongs to: unparsable, length, judge or near-duplicate."""
+    """The filter a rejection reason belongs to: unparsable, length, judge, FEWL or near-duplicate."""
     head = reason.split(":", 1)[0]
     if head in ("unparsable", "judge", "near-duplicate"):
         return head
+    if head == "FEWL":
+        return "fewl"
     return "length" if "too" in reason else "other"
 
 
@@ -41,7 +43,7 @@ def add_report(run, config, domain, stages: Mapping[str, Any], retrieved: int) -
         kinds = Counter(reason_kind(row.get("reason", "")) for row in stage.rejected)
         per_round.append({
             "round": name, "generated": len(stage.generated), "kept": len(stage.kept), "rejected": len(stage.rejected),
-            **{f"rejected_{k}": kinds.get(k, 0) for k in ("unparsable", "length", "judge", "near-duplicate")},
+            **{f"rejected_{k}": kinds.get(k, 0) for k in ("unparsable", "length", "judge", "fewl", "near-duplicate")},
             "sft_samples": stage.sft.get("samples", 0), "sft_steps": stage.sft.get("steps", 0),
             "sft_tokens_per_s": round(float(stage.sft.get("tokens_per_second", 0.0)), 1),
             domain.metric_label: stage.metrics.get(metric),
@@ -70,7 +72,8 @@ def add_report(run, config, domain, stages: Mapping[str, Any], retrieved: int) -
     ], caption=f"{len(next(iter(stages.values())).samples)} evaluation items per model; the domain metric is "
                f"{domain.metric_label} ({'lower' if domain.better == 'lower' else 'higher'} is better).")
     run.add_table("Rounds: generated, kept and rejected samples", per_round,
-                  caption="Rejections by filter: unparsable output, length, the judge, ROUGE-L near-duplicate.")
+                  caption="Rejections by filter: unparsable output, length, the judge, FEWL (when on), "
+                          "ROUGE-L near-duplicate.")
 
     fig, ax = new_figure(5.6, 3.4)
     xs = list(range(1, len(rounds) + 1))

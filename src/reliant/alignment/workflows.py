@@ -147,6 +147,20 @@ class _Pipeline:
             return None
         return Judge(self.backend_for(spec, self.base), COMPLIANCE_QUESTION)
 
+    def fewl_filter(self, model, seed: int):
+        """FEWL's ``scores`` over this round's samples (``--fewl-references``), or None when off;
+        ``self`` is the model being aligned, with this round's adapter."""
+        from reliant.alignment.judge import FEWLFilter
+
+        settings = self.config.filters
+        if not settings.fewl_references:
+            return None
+        # The references and the wrong-answer writer are asked questions (chat), not continued.
+        references = [self.backend_for(spec, model) for spec in settings.fewl_references]
+        wrong = None if settings.fewl_wrong_llm == "none" else self.backend_for(settings.fewl_wrong_llm, model)
+        return FEWLFilter(references, wrong, n_wrong=settings.fewl_n_wrong, max_new_tokens=settings.fewl_max_new_tokens,
+                          seed=seed, device=self.device).scores
+
     def close(self) -> None:
         for backend in self._spec_backends.values():
             backend.close()
@@ -218,7 +232,8 @@ class _Pipeline:
         if config.filters.judge != "none":
             judge = Judge(self.backend_for(config.filters.judge, generator_model), self.domain.quality_question).scores
         existing = [s.prompt for s in domain_samples]
-        kept, rejected = filter_candidates(candidates, existing, config.filters, judge)
+        kept, rejected = filter_candidates(candidates, existing, config.filters, judge,
+                                           self.fewl_filter(generator_model, seed))
         _write_jsonl(writer.folder / "generated.jsonl", [c.as_dict(name, bank) for c in candidates])
         _write_jsonl(writer.folder / "kept.jsonl", [c.as_dict(name, bank) for c in kept])
         _write_jsonl(writer.folder / "rejected.jsonl", [c.as_dict(name, bank) for c in rejected])
