@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fewl-wrong-llm", default="self")
     parser.add_argument("--fewl-keep", type=float, default=0.5)
     parser.add_argument("--with-judge", action="store_true", help="add the ISARA self-judge condition")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rebuild the JSON and plot from the run folders of an earlier run with the same options")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--run-seeds", default="0", help="comma-separated seeds, one full set of runs each")
     parser.add_argument("--work", type=Path, default=Path("runs/bench_isara_curated"))
@@ -120,10 +122,33 @@ def stage_samples(run: Path, stage: str) -> list[dict]:
     return read_jsonl(run / stage / "eval_samples.jsonl")
 
 
+def run_folder_name(condition: str) -> str:
+    return "isara_" + condition.replace(" + ", "_").replace(" ", "_").replace("-", "_")
+
+
+def filter_audit(runs: list[Path], rounds: list[str]) -> dict:
+    """What a filter kept and rejected, over ``runs``: counts, mean answer length, and how often
+    the answer is TruthfulQA's own truthful non-answer "I have no comment." (a filter that drops
+    it prefers confident answers to honest abstentions)."""
+    from reliant.alignment.api import NO_COMMENT
+
+    audit = {}
+    for part in ("kept", "rejected"):
+        rows = [r for run in runs for stage in rounds for r in read_jsonl(run / stage / f"{part}.jsonl")
+                if part == "kept" or str(r.get("reason", "")).startswith(("FEWL:", "judge:"))]
+        words = [len(r["response"].split()) for r in rows]
+        audit[part] = {"samples": len(rows), "mean_answer_words": sum(words) / max(1, len(words)),
+                       "no_comment_answers": sum(r["response"].strip().rstrip(".").lower() ==
+                                                 NO_COMMENT.rstrip(".").lower() for r in rows)}
+    return audit
+
+
 def run_seed(args: argparse.Namespace, seed: int, rate_run: Path, times: dict[str, float]) -> dict[str, Path]:
     """Every condition's ``align isara`` run folder for one seed (seed questions, random selection,
     sampling and training all follow it)."""
     work = args.work / f"seed-{seed}"
+    if args.report_only:
+        return {name: work / run_folder_name(name) for name in conditions(args, {"random": Path(), "DS2": Path()})}
     work.mkdir(parents=True, exist_ok=True)
     pool_slice, seeds = write_inputs(args, seed, work)
     select_run = work / f"select{args.budget}"
@@ -139,7 +164,7 @@ def run_seed(args: argparse.Namespace, seed: int, rate_run: Path, times: dict[st
               "--device", args.device, "--seed", str(seed)]
     runs = {}
     for name, extra in conditions(args, pools).items():
-        runs[name] = work / ("isara_" + name.replace(" + ", "_").replace(" ", "_").replace("-", "_"))
+        runs[name] = work / run_folder_name(name)
         times[f"seed {seed}: isara {name} s"] = reliant("align", "isara", *common, *extra, "--overwrite",
                                                         "--out", str(runs[name]))
     return runs
@@ -152,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     run_seeds = [int(s) for s in args.run_seeds.split(",")]
     times: dict[str, float] = {}
     rate_run = args.rate_run
-    if rate_run is None:
+    if rate_run is None and not args.report_only:
         rate_run = args.work / "rate"
         pool_slice, _ = write_inputs(args, run_seeds[0], args.work)
         times["rate_s"] = reliant("curate", "rate", "--pool", str(pool_slice), "--rater", args.rater,
@@ -200,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         comparisons[f"{name}, {rounds[-1]} - base"] = paired_difference(mc2(name, rounds[-1]), mc2(name, "base"))
     fewl_kept = [r.get("fewl_score") for seed in run_seeds
                  for r in read_jsonl(runs_by_seed[seed]["DS2 pool + FEWL"] / rounds[0] / "kept.jsonl")]
+    audits = {name: filter_audit([runs_by_seed[s][name] for s in run_seeds], rounds)
+              for name in names if name in ("DS2 pool + FEWL", "DS2 pool + self-judge")}
+    earlier = args.out / "isara_curated.json"
+    if args.report_only and earlier.is_file():  # the times of the run that made the folders
+        times = json.loads(earlier.read_text()).get("times_s", {})
     out = {"model": args.model, "domain": "truthfulness (TruthfulQA MC2, log-likelihood)",
            "pool": f"{args.pool.name}[:{args.pool_records}]", "rater": args.rater, "budget": args.budget,
            "seeds": args.seeds, "run_seeds": run_seeds, "rounds": args.rounds, "generations": args.generations,
@@ -208,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
            "base": {"mc1": sum(b["mc1"] for b in base_rows) / len(base_rows),
                     "mc2": sum(b["mc2"] for b in base_rows) / len(base_rows)},
            "results": results, "paired_mc2_differences": comparisons, "fewl_scores_kept_round_1": fewl_kept,
+           "filter_audit (kept vs rejected by the filter)": audits,
            "times_s": times, "machine": {"python": platform.python_version(), "platform": platform.platform()}}
     (args.out / "isara_curated.json").write_text(json.dumps(out, indent=2) + "\n")
     plot(out, args.out / "isara_curated.png")

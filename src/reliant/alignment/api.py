@@ -24,7 +24,7 @@ from reliant.alignment.ifeval import INSTRUCTIONS, follows
 from reliant.alignment.inputs import Sample, load_eval_items, load_samples, spread
 from reliant.alignment.isara import filter_candidates, generation_prompts, parse_generation, retrieve_related
 from reliant.alignment.judge import FEWLFilter, Judge, PairwiseJudge
-from reliant.alignment.metrics import is_refusal, truthfulqa_mc
+from reliant.alignment.metrics import NO_COMMENT, is_refusal, truthfulqa_mc
 
 
 def fine_tune(*args, **kwargs):
@@ -54,6 +54,7 @@ __all__ = [
     "FilterSettings",
     "INSTRUCTIONS",
     "IsaraConfig",
+    "NO_COMMENT",
     "Judge",
     "PairwiseJudge",
     "Prompter",
