@@ -21,12 +21,16 @@ answers (seeded sample) and retrieves in-context examples from an Alpaca pool. E
    The first three run without the judge (``--judge none``) so that each differs from the one
    before it in one thing only.
 
+Two controls come from the first condition's run: the base model and SFT on the seeds alone (no
+generated sample), which tells a filter that helps by choosing better samples from one that helps
+by keeping fewer.
+
 Reported per round and condition: TruthfulQA MC1/MC2 (mean over ``--run-seeds``; each seed has
 its own seed questions, random selection, sampling and training), samples generated / kept /
 rejected by FEWL or the judge, and MC2 differences paired over the same evaluation questions of
 the same seed (DS2 pool minus random pool, FEWL minus no FEWL, ...) with 95 % bootstrap intervals.
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_isara_curated.py --with-judge --run-seeds 0,1,2   # ~80 min
+    OMP_NUM_THREADS=2 python benchmarks/bench_isara_curated.py --with-judge --run-seeds 0,1,2   # ~55 min
     python benchmarks/bench_isara_curated.py --pool-records 9229 --budget 1000 --seeds 48 --rounds 3 \\
         --generations 64 --eval-limit 400 --with-judge --run-seeds 0,1,2 --device cuda   # GPU path
 
@@ -39,6 +43,7 @@ import argparse
 import json
 import platform
 import random
+import shutil
 import sys
 from pathlib import Path
 
@@ -47,6 +52,7 @@ from _common import paired_difference, read_jsonl, reliant  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 POOL = ROOT.parent / "shared" / "data" / "instructions" / "alpaca_random_9k.json"
+BASELINES = {"base": "base", "seed_sft": "SFT on the seeds only"}  # stage -> label
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -69,6 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fewl-wrong-llm", default="self")
     parser.add_argument("--fewl-keep", type=float, default=0.5)
     parser.add_argument("--with-judge", action="store_true", help="add the ISARA self-judge condition")
+    parser.add_argument("--rerun", type=lambda text: [c.strip() for c in text.split(",") if c.strip()], default=[],
+                        help="run only these conditions (comma-separated names), read the others from --work")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild the JSON and plot from the run folders of an earlier run with the same options")
     parser.add_argument("--device", default="auto")
@@ -110,7 +118,8 @@ def selected_pools(pool_slice: Path, select_run: Path, work: Path) -> dict[str, 
 def conditions(args: argparse.Namespace, pools: dict[str, Path]) -> dict[str, list[str]]:
     fewl = ["--fewl-references", args.fewl_references, "--fewl-wrong-llm", args.fewl_wrong_llm,
             "--fewl-keep", str(args.fewl_keep)]
-    runs = {"random pool": ["--pool", str(pools["random"]), "--judge", "none", "--baselines", "base"],
+    # The first condition also runs the base model and SFT on the seeds alone (no generated samples).
+    runs = {"random pool": ["--pool", str(pools["random"]), "--judge", "none", "--baselines", "base,seed_sft"],
             "DS2 pool": ["--pool", str(pools["DS2"]), "--judge", "none", "--baselines", ""],
             "DS2 pool + FEWL": ["--pool", str(pools["DS2"]), "--judge", "none", "--baselines", "", *fewl]}
     if args.with_judge:
@@ -165,6 +174,11 @@ def run_seed(args: argparse.Namespace, seed: int, rate_run: Path, times: dict[st
     runs = {}
     for name, extra in conditions(args, pools).items():
         runs[name] = work / run_folder_name(name)
+        if args.rerun and name not in args.rerun:
+            continue  # an earlier run of the same options made it
+        # A rerun starts over: the stage checkpoints an earlier run of this bench left in its own
+        # work folder would otherwise be refused (`align isara` never drops them by itself).
+        shutil.rmtree(runs[name].with_name(runs[name].name + ".checkpoints"), ignore_errors=True)
         times[f"seed {seed}: isara {name} s"] = reliant("align", "isara", *common, *extra, "--overwrite",
                                                         "--out", str(runs[name]))
     return runs
@@ -191,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     def mc2(name: str, stage: str) -> list[float]:
         """Per-question MC2 of one condition and stage, every seed's questions one after another."""
         source = {seed: runs[name] for seed, runs in runs_by_seed.items()}
-        if stage == "base":  # the base model is evaluated once per seed, in the first condition's run
+        if stage in BASELINES:  # evaluated once per seed, in the first condition's run
             source = {seed: runs[names[0]] for seed, runs in runs_by_seed.items()}
         return [s["mc2"] for seed in run_seeds for s in stage_samples(source[seed], stage)]
 
@@ -212,8 +226,11 @@ def main(argv: list[str] | None = None) -> int:
                                                                          "rejected_judge")},
                                 "per_seed": rows}
         results[name] = {"runs": [str(runs_by_seed[s][name]) for s in run_seeds], "rounds": per_round}
-    base_rows = [json.loads((runs_by_seed[s][names[0]] / "metrics.json").read_text())["stages"]["base"]
-                 for s in run_seeds]
+    baselines = {}
+    for stage in BASELINES:
+        rows = [json.loads((runs_by_seed[s][names[0]] / "metrics.json").read_text())["stages"][stage]
+                for s in run_seeds]
+        baselines[stage] = {k: sum(r[k] for r in rows) / len(rows) for k in ("mc1", "mc2")}
     comparisons = {}
     pairs = [("DS2 pool", "random pool"), ("DS2 pool + FEWL", "DS2 pool"), ("DS2 pool + FEWL", "random pool")]
     if args.with_judge:
@@ -221,24 +238,39 @@ def main(argv: list[str] | None = None) -> int:
     for a, b in pairs:
         for stage in rounds:
             comparisons[f"{a} - {b}, {stage}"] = paired_difference(mc2(a, stage), mc2(b, stage))
-    for name in names:
-        comparisons[f"{name}, {rounds[-1]} - base"] = paired_difference(mc2(name, rounds[-1]), mc2(name, "base"))
+    for stage in BASELINES:
+        for name in names:
+            comparisons[f"{name}, {rounds[-1]} - {BASELINES[stage]}"] = paired_difference(mc2(name, rounds[-1]),
+                                                                                         mc2(name, stage))
     fewl_kept = [r.get("fewl_score") for seed in run_seeds
                  for r in read_jsonl(runs_by_seed[seed]["DS2 pool + FEWL"] / rounds[0] / "kept.jsonl")]
     audits = {name: filter_audit([runs_by_seed[s][name] for s in run_seeds], rounds)
               for name in names if name in ("DS2 pool + FEWL", "DS2 pool + self-judge")}
+    # Does a condition do better by choosing better samples or by training on fewer of them? Rank
+    # correlation, over every (condition, round, seed), of the generated samples trained on with
+    # MC2 minus the same seed's SFT on the seeds alone.
+    from scipy.stats import spearmanr
+
+    seed_sft = {s: json.loads((runs_by_seed[s][names[0]] / "metrics.json").read_text())["stages"]["seed_sft"]["mc2"]
+                for s in run_seeds}
+    points = [{"condition": name, "round": stage_name, "seed": row["seed"],
+               "generated_trained_on": row["sft_samples"] - args.seeds,
+               "mc2_minus_seed_sft": row["mc2"] - seed_sft[row["seed"]]}
+              for name, result in results.items() for stage_name, stage in result["rounds"].items()
+              for row in stage["per_seed"]]
+    rho, p_value = spearmanr([p["generated_trained_on"] for p in points], [p["mc2_minus_seed_sft"] for p in points])
+    dose = {"points": points, "spearman": float(rho), "p_value": float(p_value)}
     earlier = args.out / "isara_curated.json"
-    if args.report_only and earlier.is_file():  # the times of the run that made the folders
-        times = json.loads(earlier.read_text()).get("times_s", {})
+    if (args.report_only or args.rerun) and earlier.is_file():  # the times of the runs not redone
+        times = {**json.loads(earlier.read_text()).get("times_s", {}), **times}
     out = {"model": args.model, "domain": "truthfulness (TruthfulQA MC2, log-likelihood)",
            "pool": f"{args.pool.name}[:{args.pool_records}]", "rater": args.rater, "budget": args.budget,
            "seeds": args.seeds, "run_seeds": run_seeds, "rounds": args.rounds, "generations": args.generations,
            "shots": args.shots, "eval_items_per_seed": args.eval_limit, "epochs": args.epochs,
            "fewl": {"references": args.fewl_references, "wrong_llm": args.fewl_wrong_llm, "keep": args.fewl_keep},
-           "base": {"mc1": sum(b["mc1"] for b in base_rows) / len(base_rows),
-                    "mc2": sum(b["mc2"] for b in base_rows) / len(base_rows)},
+           "base": baselines["base"], "seed_sft": baselines["seed_sft"],
            "results": results, "paired_mc2_differences": comparisons, "fewl_scores_kept_round_1": fewl_kept,
-           "filter_audit (kept vs rejected by the filter)": audits,
+           "filter_audit (kept vs rejected by the filter)": audits, "generated_samples_vs_mc2": dose,
            "times_s": times, "machine": {"python": platform.python_version(), "platform": platform.platform()}}
     (args.out / "isara_curated.json").write_text(json.dumps(out, indent=2) + "\n")
     plot(out, args.out / "isara_curated.png")
@@ -249,13 +281,16 @@ def main(argv: list[str] | None = None) -> int:
 def plot(out: dict, path: Path) -> None:
     from reliant.core.plotting import PALETTE, figure_png, new_figure
 
-    fig, axes = new_figure(11.0, 4.0, ncols=2)
+    fig, axes = new_figure(15.0, 4.0, ncols=3)
     names = list(out["results"])
     for i, name in enumerate(names):
         rounds = out["results"][name]["rounds"]
         xs = [0, *range(1, len(rounds) + 1)]
         axes[0].plot(xs, [out["base"]["mc2"], *[r["mc2"] for r in rounds.values()]], marker="o", color=PALETTE[i],
                      label=name)
+    axes[0].axhline(out["seed_sft"]["mc2"], color="black", linestyle=":", linewidth=1)
+    axes[0].annotate("SFT on the seeds only", (out["rounds"], out["seed_sft"]["mc2"]), fontsize=7, ha="right",
+                     va="bottom")
     axes[0].set_xticks(range(0, out["rounds"] + 1))
     axes[0].set_xticklabels(["base", *[f"round {i}" for i in range(1, out["rounds"] + 1)]])
     axes[0].set_ylabel("TruthfulQA MC2 (higher is better)")
@@ -271,6 +306,16 @@ def plot(out: dict, path: Path) -> None:
     axes[1].set_xticklabels([f"round {i}" for i in range(1, out["rounds"] + 1)])
     axes[1].set_ylabel(f"generated samples kept (of {out['generations'] * len(out['run_seeds'])})")
     axes[1].set_title("what each filter keeps", fontsize=9)
+    dose = out["generated_samples_vs_mc2"]
+    for i, name in enumerate(names):
+        mine = [p for p in dose["points"] if p["condition"] == name]
+        axes[2].scatter([p["generated_trained_on"] for p in mine], [p["mc2_minus_seed_sft"] for p in mine],
+                        color=PALETTE[i], s=18, label=name)
+    axes[2].axhline(0, color="black", linestyle=":", linewidth=1)
+    axes[2].set_xlabel("generated samples trained on (besides the seeds)")
+    axes[2].set_ylabel("MC2 minus SFT on the seeds only")
+    axes[2].set_title(f"more generated samples, lower MC2 (Spearman {dose['spearman']:.2f}, "
+                      f"p = {dose['p_value']:.1g})", fontsize=9)
     fig.suptitle(f"Curation feeding alignment: {out['model']}, pool {out['pool']} (k = {out['budget']}), "
                  f"{out['seeds']} TruthfulQA seeds", fontsize=9)
     path.write_bytes(figure_png(fig))
