@@ -42,6 +42,12 @@ def train(model_dir: str, out_dir: str, batch_size: int, methods: list[str]) -> 
                 "steps": result.steps, "losses": [h["loss"] for h in result.history],
                 "processes": PartialState().num_processes,
             }))
+    # Leave together and tear the gloo group down before the interpreter exits: a rank that exits
+    # with the group alive can abort in gloo's threads ("terminate called without an active
+    # exception", SIGABRT), seen once in CI.
+    PartialState().wait_for_everyone()
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
