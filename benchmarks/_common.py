@@ -33,3 +33,14 @@ def read_jsonl(path) -> list[dict]:
     from pathlib import Path
 
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def select_run_records(records: list, select_run) -> tuple[list, dict[str, list]]:
+    """``(kept, {method: selected})`` of a ``reliant curate select`` run of the pool ``records``:
+    the records it scored (``scores.jsonl`` gives their 1-based positions in the pool file, after
+    the records dropped for empty fields) and each selection of ``selections.jsonl`` as records."""
+    from pathlib import Path
+
+    select_run = Path(select_run)
+    kept = [records[int(row["record"]) - 1] for row in read_jsonl(select_run / "scores.jsonl")]
+    return kept, {row["method"]: [kept[i] for i in row["indices"]] for row in read_jsonl(select_run / "selections.jsonl")}

@@ -48,7 +48,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import paired_difference, read_jsonl, reliant  # noqa: E402
+from _common import paired_difference, read_jsonl, reliant, select_run_records  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 POOL = ROOT.parent / "shared" / "data" / "instructions" / "alpaca_random_9k.json"
@@ -86,32 +86,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def write_inputs(args: argparse.Namespace, seed: int, work: Path) -> tuple[Path, Path]:
-    """The rated pool slice and the seeds file (``seed`` picks the TruthfulQA seed questions)."""
-    from reliant.alignment.api import load_eval_items
-
+def write_pool_slice(args: argparse.Namespace) -> Path:
+    """The first ``--pool-records`` of the pool, the records rated and selected from."""
     pool_slice = args.work / f"pool{args.pool_records}.json"
     records = json.loads(args.pool.read_text(encoding="utf-8"))[:args.pool_records]
     pool_slice.write_text(json.dumps(records, indent=1), encoding="utf-8")
+    return pool_slice
+
+
+def write_seeds(args: argparse.Namespace, seed: int, work: Path) -> Path:
+    """``--seeds`` TruthfulQA questions with their best answers, chosen by ``seed``."""
+    from reliant.alignment.api import load_eval_items
+
     items = load_eval_items("truthfulness", None, 10**6)
     chosen = random.Random(seed).sample(range(len(items)), args.seeds)
     seeds = work / "truthfulqa_seeds.jsonl"
     seeds.write_text("".join(json.dumps({"prompt": items[i]["prompt"], "response": items[i]["best"]}) + "\n"
                              for i in chosen), encoding="utf-8")
-    return pool_slice, seeds
+    return seeds
 
 
 def selected_pools(pool_slice: Path, select_run: Path, work: Path) -> dict[str, Path]:
     """``{"random": path, "DS2": path}``: each selection of the select run as an Alpaca file."""
-    records = json.loads(pool_slice.read_text(encoding="utf-8"))
-    positions = [int(row["record"]) for row in read_jsonl(select_run / "scores.jsonl")]  # 1-based
-    selections = {row["method"]: row["indices"] for row in read_jsonl(select_run / "selections.jsonl")}
+    _, selections = select_run_records(json.loads(pool_slice.read_text(encoding="utf-8")), select_run)
     pools = {}
     for method in ("random", "DS2"):
-        path = work / f"pool_{method}.json"
-        path.write_text(json.dumps([records[positions[i] - 1] for i in selections[method]], indent=1),
-                        encoding="utf-8")
-        pools[method] = path
+        pools[method] = work / f"pool_{method}.json"
+        pools[method].write_text(json.dumps(selections[method], indent=1), encoding="utf-8")
     return pools
 
 
@@ -152,14 +153,15 @@ def filter_audit(runs: list[Path], rounds: list[str]) -> dict:
     return audit
 
 
-def run_seed(args: argparse.Namespace, seed: int, rate_run: Path, times: dict[str, float]) -> dict[str, Path]:
+def run_seed(args: argparse.Namespace, seed: int, pool_slice: Path, rate_run: Path,
+             times: dict[str, float]) -> dict[str, Path]:
     """Every condition's ``align isara`` run folder for one seed (seed questions, random selection,
     sampling and training all follow it)."""
     work = args.work / f"seed-{seed}"
     if args.report_only:
         return {name: work / run_folder_name(name) for name in conditions(args, {"random": Path(), "DS2": Path()})}
     work.mkdir(parents=True, exist_ok=True)
-    pool_slice, seeds = write_inputs(args, seed, work)
+    seeds = write_seeds(args, seed, work)
     select_run = work / f"select{args.budget}"
     times[f"seed {seed}: select_s"] = reliant(
         "curate", "select", "--pool", str(pool_slice), "--scores", str(rate_run / "scores.npy"), "--empty-fields",
@@ -190,14 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     run_seeds = [int(s) for s in args.run_seeds.split(",")]
     times: dict[str, float] = {}
+    pool_slice = write_pool_slice(args)
     rate_run = args.rate_run
     if rate_run is None and not args.report_only:
         rate_run = args.work / "rate"
-        pool_slice, _ = write_inputs(args, run_seeds[0], args.work)
         times["rate_s"] = reliant("curate", "rate", "--pool", str(pool_slice), "--rater", args.rater,
                                   "--rating-mode", "likelihood", "--empty-fields", "drop", "--seed", "0",
                                   "--out", str(rate_run))
-    runs_by_seed = {seed: run_seed(args, seed, rate_run, times) for seed in run_seeds}
+    runs_by_seed = {seed: run_seed(args, seed, pool_slice, rate_run, times) for seed in run_seeds}
 
     rounds = [f"round-{i}" for i in range(1, args.rounds + 1)]
     names = list(runs_by_seed[run_seeds[0]])

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import paired_difference, read_jsonl  # noqa: E402
+from _common import paired_difference, read_jsonl, select_run_records  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUCTIONS = ROOT.parent / "shared" / "data" / "instructions"
@@ -98,14 +98,13 @@ def sample_of(record: dict):
 def training_sets(args: argparse.Namespace) -> dict[str, list]:
     """Name -> the samples of each training set, from the select run's selections of the pool."""
     records = json.loads(args.pool.read_text(encoding="utf-8"))
-    positions = [int(row["record"]) for row in read_jsonl(args.select_run / "scores.jsonl")]  # 1-based
-    kept = [sample_of(records[p - 1]) for p in positions]
-    selections = {row["method"]: row["indices"] for row in read_jsonl(args.select_run / "selections.jsonl")}
+    kept_records, selections = select_run_records(records, args.select_run)
+    kept = [sample_of(r) for r in kept_records]
     sets: dict[str, list] = {}
     for name in [m.strip() for m in args.methods.split(",") if m.strip()]:
         if name not in selections:
             sys.exit(f"{args.select_run / 'selections.jsonl'}: no selection {name!r} (has: {', '.join(selections)})")
-        sets[name] = [kept[i] for i in selections[name]]
+        sets[name] = [sample_of(r) for r in selections[name]]
     k = len(next(iter(sets.values())))
     if args.lima:
         lima = [sample_of(r) for r in json.loads(args.lima_file.read_text(encoding="utf-8"))]

@@ -43,9 +43,7 @@ class _Answerer(LLMBackend):
         for p in prompts:
             if "intentionally wrong" in p:
                 out.append(["Bananas are a kind of fish."] * n)
-            elif "is wrong" in p:
-                out.append([next(v for k, v in self.answers.items() if k in p)] * n)
-            else:
+            else:  # the question itself, or the correction of a wrong answer to it
                 out.append([next(v for k, v in self.answers.items() if k in p)] * n)
         return out
 

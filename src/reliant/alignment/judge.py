@@ -120,8 +120,7 @@ class FEWLFilter:
     ``n_wrong`` intentionally wrong answers and their corrections per question, from which each
     reference's per-question expertise weight comes (``None``: uniform weights). The laziness
     penalty compares each answer with the references' answers to the nearest other questions of
-    the same batch (up to FEWL's 25), so a batch needs two questions or more for it; a lone
-    sample is scored without it.
+    the same batch (up to FEWL's 25), so a lone sample is scored without it.
     """
 
     def __init__(self, references: Sequence, wrong_llm=None, *, n_wrong: int = 2, max_new_tokens: int = 64,
@@ -142,9 +141,9 @@ class FEWLFilter:
         if not pairs:
             return []
         weighting = "expertise" if self.wrong_llm is not None else "uniform"
-        neighbours = min(FEWLParams().neighbors, len(pairs) - 1)
-        params = FEWLParams(neighbors=neighbours, weighting=weighting, penalty_weighting=weighting,
-                            laziness_penalty=neighbours > 0, diversity_weighting=neighbours > 0)
+        # FEWL's neighbour search already takes at most the batch's other questions (none for a
+        # lone sample, which is then scored without the laziness penalty).
+        params = FEWLParams(weighting=weighting, penalty_weighting=weighting)
         records = [{"id": str(i + 1), "question": q, "answer": a} for i, (q, a) in enumerate(pairs)]
         result = score(records, reference_llms=self.references, wrong_llm=self.wrong_llm, n_wrong=self.n_wrong,
                        params=params, max_new_tokens=self.max_new_tokens, sentence_scores=False,
